@@ -1,0 +1,88 @@
+package handlers_test
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"ppportal/internal/portaltest"
+)
+
+func TestSignInLandsOnTheRequestedPage(t *testing.T) {
+	env := portaltest.Start(t, portaltest.Options{})
+	b := env.NewBrowser(t)
+
+	r := b.SignIn("/environments?sku=Sandbox", "admin@contoso.example")
+	if r.StatusCode != http.StatusOK {
+		t.Fatalf("after sign-in: %s, want 200; body: %.300s", r, r.Body)
+	}
+	if got, want := r.Request.URL.RequestURI(), "/environments?sku=Sandbox"; got != want {
+		t.Errorf("landed on %q, want %q", got, want)
+	}
+	rows := r.Doc().Find("[data-testid=environment-row]").Length()
+	if want := len(env.Demo.Sim.Environments()); rows != want {
+		t.Errorf("environment rows = %d, want %d", rows, want)
+	}
+	if user := r.Doc().Find("[data-testid=signed-in-user]").Text(); !strings.Contains(user, "admin@contoso.example") {
+		t.Errorf("signed-in user shown as %q", user)
+	}
+}
+
+func TestAnonymousRequests(t *testing.T) {
+	env := portaltest.Start(t, portaltest.Options{})
+	b := env.NewBrowser(t)
+
+	r := b.Get("/environments?q=x")
+	if r.StatusCode != http.StatusFound || r.Header.Get("Location") != "/signin?return=%2Fenvironments%3Fq%3Dx" {
+		t.Errorf("GET /environments?q=x anonymous = %d Location %q, want 302 to sign-in with the return", r.StatusCode, r.Header.Get("Location"))
+	}
+	r = b.Get("/environments", "HX-Request", "true", "HX-Current-URL", env.URL+"/environments?sku=Trial")
+	if r.StatusCode != http.StatusUnauthorized || r.Header.Get("HX-Redirect") != "/signin?return=%2Fenvironments%3Fsku%3DTrial" {
+		t.Errorf("htmx anonymous = %d HX-Redirect %q, want 401 with HX-Redirect to the current page", r.StatusCode, r.Header.Get("HX-Redirect"))
+	}
+	if n := env.Demo.Sim.Calls("listEnvironments"); n != 0 {
+		t.Errorf("upstream listEnvironments calls = %d, want 0", n)
+	}
+}
+
+func TestHealthAndReadiness(t *testing.T) {
+	env := portaltest.Start(t, portaltest.Options{})
+	b := env.NewBrowser(t)
+	for _, p := range []string{"/healthz", "/readyz"} {
+		if r := b.Get(p); r.StatusCode != http.StatusOK {
+			t.Errorf("GET %s = %d %q, want 200", p, r.StatusCode, r.Body)
+		}
+	}
+}
+
+func TestMalformedEnvironmentIDIs400WithoutUpstreamCall(t *testing.T) {
+	env := portaltest.Start(t, portaltest.Options{})
+	b := env.NewBrowser(t)
+	b.SignIn("/environments", "admin@contoso.example")
+	env.Demo.Sim.ResetCalls()
+
+	for _, id := range []string{"not-a-guid", "Default-123", "00000000-0000-0000-0000-00000000000g", url.PathEscape("../../x"), strings.Repeat("a", 300)} {
+		r := b.Get("/environments/" + id)
+		if r.StatusCode != http.StatusBadRequest {
+			t.Errorf("GET /environments/%s = %d, want 400", id, r.StatusCode)
+			continue
+		}
+		if !strings.Contains(r.Body, "not a GUID") {
+			t.Errorf("GET /environments/%s: the page does not say what was wrong", id)
+		}
+	}
+	if n := env.Demo.Sim.Calls("getEnvironment"); n != 0 {
+		t.Errorf("upstream getEnvironment calls = %d, want 0", n)
+	}
+}
+
+func TestDefaultEnvironmentPage(t *testing.T) {
+	env := portaltest.Start(t, portaltest.Options{})
+	b := env.NewBrowser(t)
+	b.SignIn("/environments", "admin@contoso.example")
+	r := b.Get("/environments/" + env.Demo.Sim.DefaultEnvironmentID())
+	if r.StatusCode != http.StatusOK {
+		t.Fatalf("GET default environment = %d, want 200; %.300s", r.StatusCode, r.Body)
+	}
+}
