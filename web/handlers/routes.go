@@ -38,10 +38,16 @@ func (h *Handlers) Router() *echo.Echo {
 	pub.GET("/signedout", h.showSignedOut)
 	pub.POST("/signout", h.signOut, h.checkCSRF)
 
-	// Signed-in pages.
+	// Signed-in pages. Every state-changing route here passes checkCSRF.
 	in := e.Group("", h.loadSession, h.requireSignIn, h.checkCSRF)
+
+	// Environments, applications, installs (issue 4).
 	in.GET("/environments", h.listEnvironments)
 	in.GET("/environments/:id", h.showEnvironment)
+	// -- end of environments section
+
+	// Flow runs and billing policies (issue 5).
+	// -- end of flows and billing section
 
 	return e
 }
