@@ -98,7 +98,14 @@ func Build(ctx context.Context, s Settings) (*Portal, error) {
 	}
 	broker := session.NewBroker(auth, session.BrokerOptions{HTTPClient: hc})
 	scopes := map[ppapi.Endpoint]string{ppapi.EndpointUnified: s.PPAPIScope, ppapi.EndpointBAP: s.BAPScope}
+	var allowed []string
+	if u, err := url.Parse(s.BAPURL); err == nil && !isLoopback(u.Hostname()) {
+		// BAP answers long-running operations with regional poll URLs such as
+		// europe.api.bap.microsoft.com (REAL-API.md §3a).
+		allowed = append(allowed, "*."+u.Hostname())
+	}
 	opts := append([]ppapi.Option{
+		ppapi.WithAllowedHosts(allowed...),
 		ppapi.WithUnifiedURL(s.PPAPIURL), ppapi.WithBAPURL(s.BAPURL), ppapi.WithHTTPClient(hc),
 		ppapi.WithUserAgent("ppportal/1"),
 		ppapi.WithTokenSource(ppapi.TokenSourceFunc(func(ctx context.Context, ep ppapi.Endpoint) (string, error) {
@@ -116,7 +123,7 @@ func Build(ctx context.Context, s Settings) (*Portal, error) {
 	h, err := handlers.New(handlers.Deps{
 		API: client, Sessions: mgr, SignIn: auth, Tokens: broker, Assets: assets, Log: log,
 		BaseURL: base, Authority: authority, Demo: s.Demo,
-		Ready: readiness(hc, s),
+		Ready: readiness(hc, s, mgr),
 	})
 	if err != nil {
 		return nil, err
@@ -145,9 +152,12 @@ func UpstreamClient() *http.Client {
 
 // readiness checks that the identity provider's discovery document and the
 // API answer.
-func readiness(hc *http.Client, s Settings) func(ctx context.Context) error {
+func readiness(hc *http.Client, s Settings, sessions *session.Manager) func(ctx context.Context) error {
 	discovery := strings.TrimRight(s.Authority, "/") + "/" + url.PathEscape(s.TenantID) + "/v2.0/.well-known/openid-configuration"
 	return func(ctx context.Context) error {
+		if err := sessions.Ping(ctx); err != nil {
+			return errors.New("session store unavailable")
+		}
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, discovery, nil)
 		resp, err := hc.Do(req)
 		if err != nil {
@@ -167,6 +177,14 @@ func readiness(hc *http.Client, s Settings) func(ctx context.Context) error {
 		}
 		return nil
 	}
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // Demo is the demo's dev identity provider and simulator, each on a

@@ -30,6 +30,8 @@ type Env struct {
 	Demo   *portal.Demo
 	Portal *portal.Portal
 	Server *httptest.Server
+
+	settings portal.Settings
 }
 
 // Options adjust the environment.
@@ -70,7 +72,24 @@ func Start(t testing.TB, o Options) *Env {
 	srv.Config.Handler = p.Handler
 	srv.Start()
 	t.Cleanup(srv.Close)
-	return &Env{URL: base, Demo: demo, Portal: p, Server: srv}
+	return &Env{URL: base, Demo: demo, Portal: p, Server: srv, settings: s}
+}
+
+// AddReplica starts another portal process-equivalent with the same
+// settings (same external URL, keys, identity provider, simulator and, when
+// configured, Redis), as a replica behind a load balancer would be, and
+// returns its URL and the portal.
+func (e *Env) AddReplica(t testing.TB) (string, *portal.Portal) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	p, err := portal.Build(ctx, e.settings)
+	if err != nil {
+		t.Fatalf("portal.Build: %v", err)
+	}
+	srv := httptest.NewServer(p.Handler)
+	t.Cleanup(srv.Close)
+	return srv.URL, p
 }
 
 func randomHex(n int) string {
