@@ -77,6 +77,10 @@ type BrokerOptions struct {
 	MaxEntries int
 	// Cache stores the tokens; nil means an in-memory cache in this process.
 	Cache TokenCache
+	// Observe, when set, is told of every token-cache hit ("cache_hit"),
+	// on-behalf-of exchange ("obo") and refresh of the user's own token
+	// ("refresh"), with the exchange's error; for metrics.
+	Observe func(event string, err error)
 }
 
 const (
@@ -93,18 +97,22 @@ const (
 // assertion and scope, and refreshes the user's own token when it expires.
 // It is safe for concurrent use.
 type Broker struct {
-	a      *Authenticator
-	client *http.Client
-	now    func() time.Time
-	skew   time.Duration
-	cache  TokenCache
-	flight singleflight.Group
+	a       *Authenticator
+	client  *http.Client
+	now     func() time.Time
+	skew    time.Duration
+	cache   TokenCache
+	flight  singleflight.Group
+	observe func(event string, err error)
 }
 
 // NewBroker returns a Broker that uses a's token endpoint and client
 // credentials.
 func NewBroker(a *Authenticator, o BrokerOptions) *Broker {
-	b := &Broker{a: a, client: o.HTTPClient, now: o.Now, skew: o.Skew, cache: o.Cache}
+	b := &Broker{a: a, client: o.HTTPClient, now: o.Now, skew: o.Skew, cache: o.Cache, observe: o.Observe}
+	if b.observe == nil {
+		b.observe = func(string, error) {}
+	}
 	if b.client == nil {
 		b.client = a.client
 	}
@@ -155,6 +163,7 @@ func (b *Broker) Token(ctx context.Context, scope string) (string, error) {
 
 	key := oboKey(user, toks.AccessToken, scope)
 	if tok, ok := b.cached(ctx, key); ok {
+		b.observe("cache_hit", nil)
 		return tok, nil
 	}
 	assertion := toks.AccessToken
@@ -166,6 +175,7 @@ func (b *Broker) Token(ctx context.Context, scope string) (string, error) {
 			return tok, nil
 		}
 		tok, expiry, err := b.exchange(fctx, assertion, scope)
+		b.observe("obo", err)
 		if err != nil {
 			return "", err
 		}
@@ -202,6 +212,7 @@ func (b *Broker) refreshUser(ctx context.Context, h TokenHolder, user User) (Tok
 			return cur, nil
 		}
 		next, who, err := b.a.refresh(ctx, cur.RefreshToken)
+		b.observe("refresh", err)
 		if err != nil {
 			return Tokens{}, err
 		}

@@ -17,6 +17,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"ppportal/internal/apicache"
+	"ppportal/internal/metrics"
 	"ppportal/ppapi"
 	"ppportal/ppapi/simulator"
 	"ppportal/session"
@@ -41,11 +43,15 @@ type Settings struct {
 	Log                          *slog.Logger
 	HTTPClient                   *http.Client // nil: UpstreamClient()
 	APIOptions                   []ppapi.Option
+	Metrics                      *metrics.Metrics // nil: a new registry
+	CacheTTL                     time.Duration    // per-user read cache; 0: 5 s
 }
 
 // Portal is the assembled portal.
 type Portal struct {
 	Handler  http.Handler
+	Metrics  *metrics.Metrics
+	API      *apicache.Cache
 	Sessions *session.Manager
 	Broker   *session.Broker
 	Client   *ppapi.Client
@@ -70,6 +76,10 @@ func Build(ctx context.Context, s Settings) (*Portal, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	secure := base.Scheme == "https"
+	m := s.Metrics
+	if m == nil {
+		m = metrics.New()
+	}
 	auth, err := session.NewAuthenticator(ctx, session.Config{
 		Authority: s.Authority, TenantID: s.TenantID, ClientID: s.ClientID, ClientSecret: s.ClientSecret,
 		RedirectURL: base.JoinPath("/auth/callback").String(), AppScope: s.AppScope,
@@ -95,8 +105,9 @@ func Build(ctx context.Context, s Settings) (*Portal, error) {
 			return nil, err
 		}
 		mgr = session.NewManager(ms, so)
+		m.Sessions(ms.Len)
 	}
-	broker := session.NewBroker(auth, session.BrokerOptions{HTTPClient: hc})
+	broker := session.NewBroker(auth, session.BrokerOptions{HTTPClient: hc, Observe: m.ObserveToken})
 	scopes := map[ppapi.Endpoint]string{ppapi.EndpointUnified: s.PPAPIScope, ppapi.EndpointBAP: s.BAPScope}
 	var allowed []string
 	if u, err := url.Parse(s.BAPURL); err == nil && !isLoopback(u.Hostname()) {
@@ -108,6 +119,7 @@ func Build(ctx context.Context, s Settings) (*Portal, error) {
 		ppapi.WithAllowedHosts(allowed...),
 		ppapi.WithUnifiedURL(s.PPAPIURL), ppapi.WithBAPURL(s.BAPURL), ppapi.WithHTTPClient(hc),
 		ppapi.WithUserAgent("ppportal/1"),
+		ppapi.WithObserver(m.ObserveUpstream),
 		ppapi.WithTokenSource(ppapi.TokenSourceFunc(func(ctx context.Context, ep ppapi.Endpoint) (string, error) {
 			return broker.Token(ctx, scopes[ep])
 		})),
@@ -116,19 +128,20 @@ func Build(ctx context.Context, s Settings) (*Portal, error) {
 	if err != nil {
 		return nil, err
 	}
+	api := apicache.New(client, apicache.Options{TTL: s.CacheTTL, Observe: m.ObserveCache})
 	assets, err := static.Load()
 	if err != nil {
 		return nil, err
 	}
 	h, err := handlers.New(handlers.Deps{
-		API: client, Sessions: mgr, SignIn: auth, Tokens: broker, Assets: assets, Log: log,
+		API: api, Sessions: mgr, SignIn: auth, Tokens: broker, Assets: assets, Metrics: m, Log: log,
 		BaseURL: base, Authority: authority, Demo: s.Demo,
 		Ready: readiness(hc, s, mgr),
 	})
 	if err != nil {
 		return nil, err
 	}
-	return &Portal{Handler: h.Router(), Sessions: mgr, Broker: broker, Client: client}, nil
+	return &Portal{Handler: h.Router(), Metrics: m, API: api, Sessions: mgr, Broker: broker, Client: client}, nil
 }
 
 // UpstreamClient is the one HTTP client for the identity provider and the

@@ -57,6 +57,9 @@ func Start(t testing.TB, o Options) *Env {
 	}
 	t.Cleanup(demo.Close)
 	s := demo.Settings(base)
+	// Tests count upstream calls, so the per-user read cache is off unless a
+	// test turns it on (calls are still coalesced).
+	s.CacheTTL = -1
 	key := []byte(randomHex(32))
 	s.SessionKeyPairs = [][]byte{key[:32], key[32:]}
 	s.EncryptionKey = []byte(randomHex(16))

@@ -9,6 +9,9 @@ import (
 	"ppportal/web/views/paths"
 )
 
+// showExpand is what the environment page asks for besides the basics.
+const showExpand = "properties.capacity,properties.addons"
+
 // environmentID reads and validates the {id} path parameter: a GUID or
 // Default-<GUID>, checked before any upstream call.
 func environmentID(c echo.Context) (string, error) {
@@ -19,19 +22,27 @@ func environmentID(c echo.Context) (string, error) {
 	return id, nil
 }
 
+// envCrumbs are the breadcrumbs down to one environment.
+func envCrumbs(id, name string, more ...layout.Crumb) []layout.Crumb {
+	return append([]layout.Crumb{
+		{Label: "Environments", Href: paths.Environments},
+		{Label: name, Href: paths.Environment(id)},
+	}, more...)
+}
+
 // showEnvironment is one environment's page.
 func (h *Handlers) showEnvironment(c echo.Context) error {
 	id, err := environmentID(c)
 	if err != nil {
 		return err
 	}
-	env, err := h.api.GetEnvironment(c.Request().Context(), id, "properties.capacity,properties.addons")
+	env, err := h.api.GetEnvironment(c.Request().Context(), id, showExpand)
 	if err != nil {
 		return err
 	}
 	vm := pages.NewEnvironmentVM(env)
-	m := h.meta(c, vm.Title(), "environments",
-		layout.Crumb{Label: "Environments", Href: paths.Environments},
-		layout.Crumb{Label: vm.Name, Href: paths.Environment(id)})
+	// Issue 5 (flow runs) sets vm.FlowRunsEntry here to fill the
+	// #flow-runs-entry slot with its workflow-id form.
+	m := h.meta(c, vm.Title(), "environments", envCrumbs(id, vm.Name)...)
 	return h.page(c, pages.EnvironmentPage(m, vm), nil)
 }

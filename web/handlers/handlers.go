@@ -77,6 +77,13 @@ type TokenForgetter interface {
 	Forget(u session.User)
 }
 
+// Metrics records request durations and serves /metrics
+// (*metrics.Metrics).
+type Metrics interface {
+	ObserveRequest(route, method string, status int, d time.Duration)
+	Handler() http.Handler
+}
+
 // Assets serves the embedded static files and names their hashed URLs
 // (*static.Assets).
 type Assets interface {
@@ -91,6 +98,7 @@ type Deps struct {
 	SignIn   SignIn
 	Tokens   TokenForgetter
 	Assets   Assets
+	Metrics  Metrics
 	Log      *slog.Logger
 	// BaseURL is the portal's external URL (PORTAL_BASE_URL).
 	BaseURL *url.URL
@@ -112,6 +120,7 @@ type Handlers struct {
 	signIn          SignIn
 	tokens          TokenForgetter
 	assets          Assets
+	metrics         Metrics
 	log             *slog.Logger
 	base            *url.URL
 	secure          bool
@@ -127,7 +136,7 @@ func New(d Deps) (*Handlers, error) {
 		return nil, errors.New("handlers: API, Sessions, SignIn, Assets and BaseURL are required")
 	}
 	h := &Handlers{
-		api: d.API, sessions: d.Sessions, signIn: d.SignIn, tokens: d.Tokens, assets: d.Assets,
+		api: d.API, sessions: d.Sessions, signIn: d.SignIn, tokens: d.Tokens, assets: d.Assets, metrics: d.Metrics,
 		log: d.Log, base: d.BaseURL, secure: d.BaseURL.Scheme == "https", demo: d.Demo,
 		ready: d.Ready, now: d.Now,
 	}

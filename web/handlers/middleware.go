@@ -59,6 +59,9 @@ func (h *Handlers) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
 			c.Error(err)
 		}
 		r := c.Request()
+		if h.metrics != nil {
+			h.metrics.ObserveRequest(c.Path(), r.Method, c.Response().Status, time.Since(start))
+		}
 		h.logger(c).LogAttrs(r.Context(), slog.LevelInfo, "request",
 			slog.String("method", r.Method),
 			slog.String("path", r.URL.Path),

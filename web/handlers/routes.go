@@ -40,13 +40,39 @@ func (h *Handlers) Router() *echo.Echo {
 
 	// Signed-in pages. Every state-changing route here passes checkCSRF.
 	in := e.Group("", h.loadSession, h.requireSignIn, h.checkCSRF)
+	if h.metrics != nil {
+		// Signed-in admins may read the metrics here; scrapers use the
+		// separate PORTAL_METRICS_ADDR listener.
+		in.GET("/metrics", echo.WrapHandler(h.metrics.Handler()))
+	}
 
 	// Environments, applications, installs (issue 4).
 	in.GET("/environments", h.listEnvironments)
+	in.GET("/environments.csv", h.exportEnvironments)
 	in.GET("/environments/:id", h.showEnvironment)
+	in.GET("/environments/:id/delete", h.confirmDeleteEnvironment)
+	in.POST("/environments/:id/delete", h.deleteEnvironment)
+	in.GET("/environments/:id/deletion", h.showEnvironmentDeletion)
+	in.GET("/environments/:id/applications", h.listEnvironmentApplications)
+	in.POST("/environments/:id/applications/:pkg/install", h.installApplication)
+	in.GET("/environments/:id/operations/:opId", h.showOperation)
+	in.GET("/applications", h.listApplications)
+	in.GET("/bulk/installs/new", h.newBulkInstall)
+	in.POST("/bulk/installs", h.startBulkInstall)
+	in.GET("/bulk/installs", h.showBulkInstall)
 	// -- end of environments section
 
 	// Flow runs and billing policies (issue 5).
+	in.GET("/environments/:id/flows", h.openFlowRuns)
+	in.GET("/environments/:id/flows/:workflowId/runs", h.listFlowRuns)
+	in.GET("/billing/policies", h.listBillingPolicies)
+	in.POST("/billing/policies", h.createBillingPolicy)
+	in.GET("/billing/policies/new", h.newBillingPolicy)
+	in.GET("/billing/policies/:id", h.showBillingPolicy)
+	in.GET("/billing/policies/:id/edit", h.editBillingPolicy)
+	in.POST("/billing/policies/:id/edit", h.updateBillingPolicy)
+	in.GET("/billing/policies/:id/delete", h.confirmDeleteBillingPolicy)
+	in.POST("/billing/policies/:id/delete", h.deleteBillingPolicy)
 	// -- end of flows and billing section
 
 	return e

@@ -1,0 +1,99 @@
+package handlers
+
+import (
+	"errors"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+	"golang.org/x/sync/errgroup"
+
+	"ppportal/ppapi"
+	"ppportal/web/views/pages"
+)
+
+// bulkList maps a used once-token to the bulk URL it started.
+const bulkList = "bulk"
+
+// bulkConcurrency bounds parallel upstream calls of one bulk request.
+const bulkConcurrency = 8
+
+// startBulkInstall starts one install per chosen environment, in
+// parallel, and sends the browser to the bulk page, whose URL holds every
+// operation id (or why an install did not start). The once-token keeps a
+// double post from starting anything twice.
+func (h *Handlers) startBulkInstall(c echo.Context) error {
+	pkg := c.FormValue("pkg")
+	if !ppapi.ValidPackageID(pkg) {
+		return badInput("choose a package")
+	}
+	form, err := c.FormParams()
+	if err != nil {
+		return badInput("the form could not be read")
+	}
+	envs, err := bulkEnvIDs(form["env"])
+	if err != nil {
+		return err
+	}
+	if len(envs) == 0 {
+		return badInput("choose at least one environment")
+	}
+	tok, err := onceToken(c)
+	if err != nil {
+		return err
+	}
+	s := sessionOf(c)
+	if s == nil {
+		return errSignInFirst
+	}
+	if !s.UseOnceToken(tok) {
+		for _, v := range s.Recent(bulkList) {
+			if t, to, ok := strings.Cut(v, "="); ok && t == tok {
+				return h.redirect(c, to)
+			}
+		}
+		s.SetFlash("Those installs were already started. Reopen the bulk page from your browser history to follow them.")
+		return h.redirect(c, pages.BulkNewURL(pkg))
+	}
+	rows := make([]pages.BulkRow, len(envs))
+	g, ctx := errgroup.WithContext(c.Request().Context())
+	g.SetLimit(bulkConcurrency)
+	for i, id := range envs {
+		rows[i].EnvID = id
+		g.Go(func() error {
+			acc, err := h.api.InstallApplicationPackage(ctx, id, pkg)
+			switch {
+			case err != nil:
+				rows[i].StartFailure = bulkStartFailure(err)
+			case acc.OperationID == "":
+				rows[i].StartFailure = "unknown"
+			default:
+				rows[i].OpID = acc.OperationID
+			}
+			return nil
+		})
+	}
+	g.Wait()
+	to := pages.BulkURL(pkg, rows)
+	s.Remember(bulkList, tok+"="+to, 10) // kept only when short enough
+	h.logger(c).Info("bulk install started", "package", pkg, "environments", len(envs))
+	return h.redirect(c, to)
+}
+
+// bulkStartFailure classifies why one install did not start.
+func bulkStartFailure(err error) string {
+	switch {
+	case errors.Is(err, ppapi.ErrOutcomeUnknown):
+		return "unknown"
+	case errors.Is(err, ppapi.ErrConflict):
+		return "conflict"
+	case errors.Is(err, ppapi.ErrNotFound):
+		return "notfound"
+	case errors.Is(err, ppapi.ErrThrottled):
+		return "throttled"
+	case errors.Is(err, ppapi.ErrForbidden):
+		return "forbidden"
+	case errors.Is(err, ppapi.ErrBadRequest), errors.Is(err, ppapi.ErrInvalidID):
+		return "refused"
+	}
+	return "unavailable"
+}
