@@ -68,6 +68,7 @@ type Config struct {
 	IdleTimeout     time.Duration `json:"session_idle"`
 	AbsoluteTimeout time.Duration `json:"session_max"`
 	ShutdownTimeout time.Duration `json:"shutdown_timeout"`
+	MetricsAddr     string        `json:"metrics_addr"`
 
 	// Demo-only settings of the simulated tenant.
 	DemoSeed         int64         `json:"demo_seed"`
@@ -104,6 +105,7 @@ func (c *Config) settings(raw map[string]*string) []setting {
 		{env: "PORTAL_SESSION_IDLE", flag: "session-idle", def: "30m", usage: "session idle timeout", dst: raw["idle"]},
 		{env: "PORTAL_SESSION_MAX", flag: "session-max", def: "12h", usage: "session absolute timeout", dst: raw["max"]},
 		{env: "PORTAL_SHUTDOWN_TIMEOUT", flag: "shutdown-timeout", def: "25s", usage: "how long in-flight requests may finish at shutdown", dst: raw["shutdown"]},
+		{env: "PORTAL_METRICS_ADDR", flag: "metrics-addr", usage: "a separate listen address serving /metrics to scrapers without sign-in (default: none; signed-in admins can read /metrics on the main address)", dst: raw["metrics"]},
 		{env: "PORTAL_DEMO_SEED", flag: "demo-seed", def: "1", usage: "demo only: the simulated tenant's seed", dst: raw["seed"]},
 		{env: "PORTAL_DEMO_ENVIRONMENTS", flag: "demo-environments", def: "14", usage: "demo only: how many environments the simulated tenant has", dst: raw["envs"]},
 		{env: "PORTAL_DEMO_LATENCY", flag: "demo-latency", def: "0s", usage: "demo only: latency the simulator adds to every response", dst: raw["latency"]},
@@ -115,7 +117,7 @@ func (c *Config) settings(raw map[string]*string) []setting {
 // the Entra settings; demo supplies its own.
 func loadConfig(cmd string, args []string, getenv func(string) string, stderr io.Writer) (Config, error) {
 	raw := map[string]*string{}
-	for _, k := range []string{"addr", "base", "tenant", "client", "secret", "key", "cloud", "authority", "ppapi", "bap", "appscope", "redis", "idle", "max", "shutdown", "seed", "envs", "latency"} {
+	for _, k := range []string{"addr", "base", "tenant", "client", "secret", "key", "cloud", "authority", "ppapi", "bap", "appscope", "redis", "idle", "max", "shutdown", "seed", "envs", "latency", "metrics"} {
 		raw[k] = new(string)
 	}
 	var c Config
@@ -155,7 +157,7 @@ func loadConfig(cmd string, args []string, getenv func(string) string, stderr io
 	c.Addr, c.BaseURL = *raw["addr"], *raw["base"]
 	c.TenantID, c.ClientID, c.ClientSecret, c.SessionKey = *raw["tenant"], *raw["client"], *raw["secret"], *raw["key"]
 	c.Cloud, c.Authority, c.PPAPIURL, c.BAPURL = *raw["cloud"], *raw["authority"], *raw["ppapi"], *raw["bap"]
-	c.AppScope, c.RedisURL = *raw["appscope"], *raw["redis"]
+	c.AppScope, c.RedisURL, c.MetricsAddr = *raw["appscope"], *raw["redis"], *raw["metrics"]
 
 	cl, ok := clouds[c.Cloud]
 	if !ok {
@@ -202,6 +204,11 @@ func loadConfig(cmd string, args []string, getenv func(string) string, stderr io
 	}
 	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
 		problems = append(problems, fmt.Sprintf("PORTAL_ADDR: %q is not host:port", c.Addr))
+	}
+	if c.MetricsAddr != "" {
+		if _, _, err := net.SplitHostPort(c.MetricsAddr); err != nil {
+			problems = append(problems, fmt.Sprintf("PORTAL_METRICS_ADDR: %q is not host:port", c.MetricsAddr))
+		}
 	}
 	if c.BaseURL != "" {
 		if msg := checkURL(c.BaseURL, false); msg != "" {
