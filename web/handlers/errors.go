@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -27,6 +28,15 @@ var (
 	errCSRF        = errors.New("handlers: cross-site request refused")
 	errSignInFirst = errors.New("handlers: not signed in")
 )
+
+// circuitOpen is an upstream call refused, unsent, because the portal's
+// circuit breaker for that host is open (internal/breaker.OpenError):
+// PausedFor says for how long.
+type circuitOpen interface {
+	error
+	NotSent() bool
+	PausedFor() time.Duration
+}
 
 // signInError is a sign-in callback that was refused, with a reason safe to
 // show.
@@ -90,6 +100,7 @@ func (h *Handlers) errorVM(err error) pages.ErrorVM {
 		he  *echo.HTTPError
 		pe  *ppapi.Error
 		sie *signInError
+		co  circuitOpen
 	)
 	vm := pages.ErrorVM{}
 	if errors.As(err, &pe) {
@@ -119,6 +130,14 @@ func (h *Handlers) errorVM(err error) pages.ErrorVM {
 	case errors.Is(err, ppapi.ErrOutcomeUnknown):
 		vm.Status, vm.Heading = http.StatusBadGateway, "Outcome unknown"
 		vm.Detail = "The connection to Power Platform broke after the request was sent, so the portal cannot tell whether it was carried out. It was not sent again. Reload the page to see the current state before trying again."
+	case errors.As(err, &co) && co.NotSent():
+		secs := itoa(int(co.PausedFor() / time.Second))
+		vm.Status, vm.Heading = http.StatusServiceUnavailable, "Power Platform is unavailable"
+		vm.Detail = "Power Platform failed several times in a row, so the portal paused calls for " + secs + " s. This request was not sent, so nothing was changed. Try again after the pause."
+		vm.RetryAfter = co.PausedFor()
+	case errors.Is(err, context.DeadlineExceeded):
+		vm.Status, vm.Heading = http.StatusGatewayTimeout, "Power Platform did not answer in time"
+		vm.Detail = "The Power Platform API did not answer within the portal's time limit. Nothing was changed twice. Reload the page to try again; quote the ids below if it persists."
 	case errors.Is(err, ppapi.ErrThrottled):
 		vm.Status, vm.Heading = http.StatusTooManyRequests, "Power Platform is throttling requests"
 		vm.Detail = "Power Platform asked the portal to slow down."

@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
@@ -122,6 +123,21 @@ func (h *Handlers) securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 		if !strings.HasPrefix(c.Request().URL.Path, "/static/") {
 			hd.Set("Cache-Control", "no-store")
 		}
+		return next(c)
+	}
+}
+
+// upstreamDeadline bounds how long one signed-in request may wait on Power
+// Platform, retries included, so a stalled upstream costs the admin a
+// bounded wait and a clear page (SECURITY.md G7: full pages within 10 s).
+const upstreamDeadline = 8 * time.Second
+
+// deadline gives the request's context the upstream deadline.
+func (h *Handlers) deadline(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		ctx, cancel := context.WithTimeout(c.Request().Context(), upstreamDeadline)
+		defer cancel()
+		c.SetRequest(c.Request().WithContext(ctx))
 		return next(c)
 	}
 }

@@ -1,6 +1,8 @@
 package handlers_test
 
 import (
+	"compress/gzip"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -90,5 +92,32 @@ func TestDefaultEnvironmentPage(t *testing.T) {
 	r := b.Get("/environments/" + env.Demo.Sim.DefaultEnvironmentID())
 	if r.StatusCode != http.StatusOK {
 		t.Fatalf("GET default environment = %d, want 200; %.300s", r.StatusCode, r.Body)
+	}
+}
+
+// TestStaticAssetsAreGzippedOnce guards against the router compressing the
+// already-gzipped assets a second time, which breaks them in browsers.
+func TestStaticAssetsAreGzippedOnce(t *testing.T) {
+	env := portaltest.Start(t, portaltest.Options{})
+	b := env.NewBrowser(t)
+	r := b.SignIn("/environments", "admin@contoso.example")
+	src, ok := r.Doc().Find(`script[src*="htmx"]`).Attr("src")
+	if !ok {
+		t.Fatal("no htmx script on the page")
+	}
+	resp := b.Get(src, "Accept-Encoding", "gzip")
+	if resp.Header.Get("Content-Encoding") != "gzip" || !strings.Contains(resp.Header.Get("Cache-Control"), "immutable") {
+		t.Fatalf("GET %s: Content-Encoding %q Cache-Control %q", src, resp.Header.Get("Content-Encoding"), resp.Header.Get("Cache-Control"))
+	}
+	zr, err := gzip.NewReader(strings.NewReader(resp.Body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(string(plain), "var htmx") {
+		t.Errorf("after one gunzip the asset starts %q, want the script itself", plain[:min(len(plain), 16)])
 	}
 }

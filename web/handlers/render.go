@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"context"
 	"net/http"
 
 	"github.com/a-h/templ"
@@ -12,7 +13,9 @@ import (
 func (h *Handlers) render(c echo.Context, status int, comp templ.Component) error {
 	buf := templ.GetBuffer()
 	defer templ.ReleaseBuffer(buf)
-	ctx := templ.WithNonce(c.Request().Context(), nonceOf(c))
+	// Rendering does no I/O; it must still work for an error page after the
+	// request's upstream deadline has cancelled its context.
+	ctx := templ.WithNonce(context.WithoutCancel(c.Request().Context()), nonceOf(c))
 	if err := comp.Render(ctx, buf); err != nil {
 		return err
 	}

@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"net/http"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
@@ -17,7 +18,12 @@ func (h *Handlers) Router() *echo.Echo {
 	// For every request: id, security headers, panic safety, access log.
 	e.Use(h.requestID, h.securityHeaders, h.accessLog, h.recoverPanics)
 	e.Use(middleware.GzipWithConfig(middleware.GzipConfig{
-		Skipper:   func(c echo.Context) bool { return c.Request().URL.Path == "/metrics" },
+		// Static assets are stored gzipped already; compressing them again
+		// would hand the browser a doubly encoded file.
+		Skipper: func(c echo.Context) bool {
+			p := c.Request().URL.Path
+			return p == "/metrics" || strings.HasPrefix(p, "/static/")
+		},
 		MinLength: 1024,
 	}))
 	// Cross-origin proof for every state-changing request (Sec-Fetch-Site,
@@ -39,7 +45,7 @@ func (h *Handlers) Router() *echo.Echo {
 	pub.POST("/signout", h.signOut, h.checkCSRF)
 
 	// Signed-in pages. Every state-changing route here passes checkCSRF.
-	in := e.Group("", h.loadSession, h.requireSignIn, h.checkCSRF)
+	in := e.Group("", h.loadSession, h.requireSignIn, h.checkCSRF, h.deadline)
 	if h.metrics != nil {
 		// Signed-in admins may read the metrics here; scrapers use the
 		// separate PORTAL_METRICS_ADDR listener.
