@@ -84,4 +84,3 @@ func recalledInstall(s *session.Session, tok string) string {
 	}
 	return ""
 }
-

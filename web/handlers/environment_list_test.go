@@ -11,8 +11,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"ppportal/internal/portaltest"
-	"ppportal/ppapi/simulator"
 	"ppportal/ppapi"
+	"ppportal/ppapi/simulator"
 )
 
 func TestEnvironmentsFilters(t *testing.T) {
@@ -83,7 +83,9 @@ func TestEnvironmentsTotals(t *testing.T) {
 
 func TestEnvironmentsSort(t *testing.T) {
 	env, b := envSignIn(t, portaltest.Options{})
-	names := func(r *portaltest.Response) []string { return envTexts(r, "[data-testid=environment-row] [data-testid=env-name] a") }
+	names := func(r *portaltest.Response) []string {
+		return envTexts(r, "[data-testid=environment-row] [data-testid=env-name] a")
+	}
 
 	byName := []string{}
 	for _, e := range env.Demo.Sim.Environments() {

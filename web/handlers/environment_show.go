@@ -41,8 +41,9 @@ func (h *Handlers) showEnvironment(c echo.Context) error {
 		return err
 	}
 	vm := pages.NewEnvironmentVM(env)
-	// Issue 5 (flow runs) sets vm.FlowRunsEntry here to fill the
-	// #flow-runs-entry slot with its workflow-id form.
+	if vm.Dataverse != nil {
+		vm.FlowRunsEntry = pages.FlowRunsEntry(h.flowRunsEntryVM(c, id))
+	}
 	m := h.meta(c, vm.Title(), "environments", envCrumbs(id, vm.Name)...)
 	return h.page(c, pages.EnvironmentPage(m, vm), nil)
 }

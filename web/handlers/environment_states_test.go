@@ -69,7 +69,7 @@ func TestErrorTableStates(t *testing.T) {
 		r := b.Get(tt.path)
 		sim.ClearFaults()
 		if r.StatusCode != tt.want || !strings.Contains(r.Body, tt.says) {
-			t.Errorf("GET %s with upstream %d = %d, want %d saying %q", tt.path, tt.status, r.StatusCode, tt.want, tt.says)
+			t.Errorf("GET %s with upstream %d = %d %.200q, want %d saying %q", tt.path, tt.status, r.StatusCode, r.Body, tt.want, tt.says)
 		}
 	}
 	// A gone environment's pages say so.

@@ -121,3 +121,22 @@ func TestStaticAssetsAreGzippedOnce(t *testing.T) {
 		t.Errorf("after one gunzip the asset starts %q, want the script itself", plain[:min(len(plain), 16)])
 	}
 }
+
+func TestEnvironmentPageHostsTheFlowRunsForm(t *testing.T) {
+	env := portaltest.Start(t, portaltest.Options{})
+	b := env.NewBrowser(t)
+	b.SignIn("/environments", "admin@contoso.example")
+	id := env.Demo.Sim.MainEnvironmentID()
+	doc := b.Get("/environments/" + id).Doc()
+	if n := doc.Find("#flow-runs-entry").Length(); n != 1 {
+		t.Fatalf("#flow-runs-entry appears %d times, want 1", n)
+	}
+	action, _ := doc.Find("#flow-runs-entry form").Attr("action")
+	if action != "/environments/"+id+"/flows" {
+		t.Errorf("flow-runs form action = %q, want /environments/%s/flows", action, id)
+	}
+	doc = b.Get("/environments/" + env.Demo.Sim.NoDataverseEnvironmentID()).Doc()
+	if doc.Find("#flow-runs-entry form").Length() != 0 || !strings.Contains(doc.Find("#flow-runs-entry").Text(), "need a Dataverse database") {
+		t.Error("an environment without Dataverse offers the flow-runs form")
+	}
+}

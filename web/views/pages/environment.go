@@ -15,15 +15,15 @@ type EnvironmentVM struct {
 	ID, Name, Description, SKU, Region, Location string
 	Provisioning, Runtime, Management            string
 	// Ongoing names a lifecycle operation running now ("Delete"), if any.
-	Ongoing                             string
-	CreatedBy, CreationType             string
-	Created, Modified                   time.Time
-	Cadence, KeyManagedBy, Retention    string
-	AdminURL, MakerURL                  string
-	IsDefault                           bool
-	Dataverse                           *DataverseVM
-	Capacity                            []CapacityBar
-	Addons                              []ppapi.AddonInfo
+	Ongoing                          string
+	CreatedBy, CreationType          string
+	Created, Modified                time.Time
+	Cadence, KeyManagedBy, Retention string
+	AdminURL, MakerURL               string
+	IsDefault                        bool
+	Dataverse                        *DataverseVM
+	Capacity                         []CapacityBar
+	Addons                           []ppapi.AddonInfo
 	// Delete is whether the page offers deletion, and why not.
 	Delete DeleteGate
 	// FlowRunsEntry is the flow-runs entry of issue 5 (the workflow-id

@@ -24,8 +24,8 @@ type OperationVM struct {
 	EnvID, EnvName, OpID, Package string
 	// Status is the operation's status as it came ("" while it cannot be
 	// reported yet).
-	Status  string
-	Message string
+	Status              string
+	Message             string
 	Created, LastAction time.Time
 	ErrCode, ErrMessage string
 	// Pending is set when the service answered 409: not reportable yet.
