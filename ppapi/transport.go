@@ -48,7 +48,7 @@ func (c *Client) do(ctx context.Context, op operation, u *url.URL, body any) (*r
 		}
 		start := time.Now()
 		res, err := c.attempt(ctx, op, u, payload)
-		c.observe(op, u, i, start, res, err)
+		c.observe(ctx, op, u, i, start, res, err)
 		if err == nil {
 			return res, nil
 		}
@@ -66,9 +66,11 @@ func (c *Client) do(ctx context.Context, op operation, u *url.URL, body any) (*r
 	}
 }
 
-// observe reports one attempt to the observer, if any.
-func (c *Client) observe(op operation, u *url.URL, attempt int, start time.Time, res *result, err error) {
-	if c.observer == nil {
+// observe reports one attempt to the observer and to the context's call
+// recorder, if any.
+func (c *Client) observe(ctx context.Context, op operation, u *url.URL, attempt int, start time.Time, res *result, err error) {
+	rec, _ := ctx.Value(recorderKey{}).(func(CallInfo))
+	if c.observer == nil && rec == nil {
 		return
 	}
 	info := CallInfo{Op: op.id, Method: op.method, Host: u.Host, Path: u.EscapedPath(), Attempt: attempt, Duration: time.Since(start), Err: err}
@@ -83,7 +85,21 @@ func (c *Client) observe(op operation, u *url.URL, attempt int, start time.Time,
 		info.CorrelationID = e.CorrelationID
 		info.ClientRequestID = e.ClientRequestID
 	}
-	c.observer(info)
+	if c.observer != nil {
+		c.observer(info)
+	}
+	if rec != nil {
+		rec(info)
+	}
+}
+
+type recorderKey struct{}
+
+// WithCallRecorder returns a context whose API calls are reported to f,
+// attempt by attempt, as WithObserver reports all calls: a handler uses it
+// to learn the upstream request ids of the one admin action it audits.
+func WithCallRecorder(ctx context.Context, f func(CallInfo)) context.Context {
+	return context.WithValue(ctx, recorderKey{}, f)
 }
 
 // retryDelay returns how long to wait before retry number n (1-based), and
@@ -251,8 +267,14 @@ func retryableTransport(err error) bool {
 }
 
 // notSent reports whether err proves the request never left: the
-// connection could not be made (dial failure, DNS).
+// connection could not be made (dial failure, DNS), or a layer of the
+// transport refused to send it and says so with a NotSent method (a circuit
+// breaker that is open).
 func notSent(err error) bool {
+	var ns interface{ NotSent() bool }
+	if errors.As(err, &ns) && ns.NotSent() {
+		return true
+	}
 	var dns *net.DNSError
 	if errors.As(err, &dns) {
 		return true

@@ -61,7 +61,9 @@ func (h *Handlers) installApplication(c echo.Context) error {
 		s.SetFlash("That install was already submitted. Its progress shows in the package's state below.")
 		return h.redirect(c, paths.EnvironmentApplications(id))
 	}
-	acc, err := h.api.InstallApplicationPackage(c.Request().Context(), id, pkg)
+	actx, audit := h.beginAudit(c, "application.install", id+"/"+pkg)
+	acc, err := h.api.InstallApplicationPackage(actx, id, pkg)
+	audit(err)
 	if err != nil {
 		return err
 	}

@@ -88,7 +88,9 @@ func (h *Handlers) createBillingPolicy(c echo.Context) error {
 		return h.renderCreateForm(c, http.StatusConflict, vm)
 	}
 
-	p, err := h.api.CreateBillingPolicy(c.Request().Context(), billingCreateRequest(f))
+	actx, audit := h.beginAudit(c, "billing_policy.create", f.Name)
+	p, err := h.api.CreateBillingPolicy(actx, billingCreateRequest(f))
+	audit(err)
 	var pe *ppapi.Error
 	switch {
 	case err == nil:

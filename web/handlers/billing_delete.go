@@ -41,7 +41,9 @@ func (h *Handlers) deleteBillingPolicy(c echo.Context) error {
 	if validatePolicyName(name) != "" {
 		name = ""
 	}
-	err = h.api.DeleteBillingPolicy(c.Request().Context(), id)
+	actx, audit := h.beginAudit(c, "billing_policy.delete", id)
+	err = h.api.DeleteBillingPolicy(actx, id)
+	audit(err)
 	switch {
 	case err == nil:
 		msg := "Billing policy deleted."

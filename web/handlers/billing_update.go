@@ -82,7 +82,9 @@ func (h *Handlers) updateBillingPolicy(c echo.Context) error {
 		sessionOf(c).SetFlash("Nothing changed, so nothing was sent to Power Platform.")
 		return h.redirect(c, paths.BillingPolicy(id))
 	}
-	p, err := h.api.UpdateBillingPolicy(ctx, id, req)
+	actx, audit := h.beginAudit(c, "billing_policy.update", id)
+	p, err := h.api.UpdateBillingPolicy(actx, id, req)
+	audit(err)
 	var pe *ppapi.Error
 	switch {
 	case err == nil:

@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 
 	"github.com/labstack/echo/v4"
@@ -55,7 +56,8 @@ func (h *Handlers) startBulkInstall(c echo.Context) error {
 		return h.redirect(c, pages.BulkNewURL(pkg))
 	}
 	rows := make([]pages.BulkRow, len(envs))
-	g, ctx := errgroup.WithContext(c.Request().Context())
+	actx, audit := h.beginAudit(c, "application.bulk_install", pkg+" -> "+strings.Join(envs, ","))
+	g, ctx := errgroup.WithContext(actx)
 	g.SetLimit(bulkConcurrency)
 	for i, id := range envs {
 		rows[i].EnvID = id
@@ -73,6 +75,7 @@ func (h *Handlers) startBulkInstall(c echo.Context) error {
 		})
 	}
 	g.Wait()
+	audit(bulkOutcome(rows))
 	to := pages.BulkURL(pkg, rows)
 	s.Remember(bulkList, tok+"="+to, 10) // kept only when short enough
 	h.logger(c).Info("bulk install started", "package", pkg, "environments", len(envs))
@@ -96,4 +99,24 @@ func bulkStartFailure(err error) string {
 		return "refused"
 	}
 	return "unavailable"
+}
+
+// bulkOutcome is the bulk action's result for the audit record: nil when
+// every install started; otherwise an error saying how many did not, which
+// carries ErrOutcomeUnknown when any start's outcome is unknown.
+func bulkOutcome(rows []pages.BulkRow) error {
+	failed, unknown := 0, false
+	for _, r := range rows {
+		if r.StartFailure != "" {
+			failed++
+			unknown = unknown || r.StartFailure == "unknown"
+		}
+	}
+	switch {
+	case failed == 0:
+		return nil
+	case unknown:
+		return fmt.Errorf("%d of %d installs did not start: %w", failed, len(rows), ppapi.ErrOutcomeUnknown)
+	}
+	return fmt.Errorf("%d of %d installs did not start", failed, len(rows))
 }

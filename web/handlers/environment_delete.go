@@ -85,7 +85,9 @@ func (h *Handlers) deleteEnvironment(c echo.Context) error {
 		vm.TypedError = "Type the environment's name exactly as shown: " + env.Properties.DisplayName
 		return h.renderDeleteForm(c, http.StatusUnprocessableEntity, vm)
 	}
-	acc, err := h.api.DeleteEnvironment(ctx, id)
+	actx, audit := h.beginAudit(c, "environment.delete", id)
+	acc, err := h.api.DeleteEnvironment(actx, id)
+	audit(err)
 	switch {
 	case errors.Is(err, ppapi.ErrConflict):
 		vm.Conflict = true
