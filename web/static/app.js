@@ -1,5 +1,7 @@
-// The portal's only script besides htmx: the copy-link buttons. Loaded with
-// the page's CSP nonce; no inline handlers anywhere.
+// The portal's only script besides htmx: the copy-link buttons, and pausing
+// htmx polling while the tab is hidden (the CSP-safe equivalent of an
+// hx-trigger filter, which needs eval). Loaded with the page's CSP nonce; no
+// inline handlers anywhere.
 (function () {
   "use strict";
   document.addEventListener("click", function (ev) {
@@ -15,5 +17,12 @@
     } else {
       done(link);
     }
+  });
+  // A polling element's request is skipped while nobody can see it; the
+  // next tick after the tab is shown again goes through.
+  document.addEventListener("htmx:beforeRequest", function (ev) {
+    if (document.visibilityState !== "hidden") return;
+    var trigger = ev.detail && ev.detail.elt && ev.detail.elt.getAttribute("hx-trigger");
+    if (trigger && trigger.indexOf("every ") === 0) ev.preventDefault();
   });
 })();
