@@ -271,12 +271,18 @@ func lookup(m map[string]json.RawMessage, key string) (json.RawMessage, bool) {
 	if v, ok := m[key]; ok {
 		return v, true
 	}
-	for k, v := range m {
-		if strings.EqualFold(k, key) {
-			return v, true
+	// Several spellings of the key: take the greatest, so the same body
+	// always gives the same answer (map order is random).
+	best, found := "", false
+	for k := range m {
+		if strings.EqualFold(k, key) && (!found || k > best) {
+			best, found = k, true
 		}
 	}
-	return nil, false
+	if !found {
+		return nil, false
+	}
+	return m[best], true
 }
 
 // jsonString returns a JSON string or number as text, else "".

@@ -308,6 +308,9 @@ func (c *Client) parseRetryAfter(v string) time.Duration {
 	if d <= 0 {
 		return 0
 	}
+	if d >= ceiling {
+		return ceiling // also keeps the rounding below from overflowing
+	}
 	// An HTTP date has whole seconds: round up so we never come early.
 	d = (d + time.Second - 1).Truncate(time.Second)
 	return min(d, ceiling)

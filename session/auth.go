@@ -324,6 +324,7 @@ func (a *Authenticator) Begin(w http.ResponseWriter, returnTo, claims string) (a
 }
 
 func (a *Authenticator) flowCookie(value string, maxAge int) *http.Cookie {
+	// #nosec G124 -- HttpOnly and SameSite=Lax always; Secure whenever the base URL is https (the portal refuses plain http except on loopback)
 	return &http.Cookie{
 		Name:     a.cookieName,
 		Value:    value,

@@ -151,6 +151,9 @@ func FuzzStoreCookie(f *testing.F) {
 		if err != nil || s == nil {
 			t.Fatalf("Get(Cookie %q) = %v, %v; want a session and no error", header, s, err)
 		}
+		if header == name+"="+live && s.IsNew {
+			t.Fatalf("Get(the live session's own cookie) gave a new session")
+		}
 		if !s.IsNew {
 			if s.ID != liveID || s.Values["marker"] != "live" {
 				t.Fatalf("Get(Cookie %q) loaded session %q with %v, want only the live one", header, s.ID, s.Values)

@@ -151,7 +151,7 @@ func (s *RedisStore) lock(ctx context.Context, id string) (func(), error) {
 			}, nil
 		}
 		// Jittered exponential wait, 2 ms to 50 ms.
-		t := time.NewTimer(wait/2 + rand.N(wait/2+1))
+		t := time.NewTimer(wait/2 + rand.N(wait/2+1)) // #nosec G404 -- retry jitter only spreads lock polls; nothing depends on it being unpredictable
 		select {
 		case <-ctx.Done():
 			t.Stop()

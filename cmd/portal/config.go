@@ -131,7 +131,7 @@ func loadConfig(cmd string, args []string, getenv func(string) string, stderr io
 				if v != "" {
 					problems = append(problems, fmt.Sprintf("%s and %s_FILE are both set; set one", s.env, s.env))
 				}
-				b, err := os.ReadFile(f)
+				b, err := os.ReadFile(f) // #nosec G304 -- reading the file an operator names in PORTAL_*_FILE is the feature (secrets from mounted files)
 				if err != nil {
 					problems = append(problems, fmt.Sprintf("%s_FILE: cannot read the file", s.env))
 				}

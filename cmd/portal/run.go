@@ -15,6 +15,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"ppportal/internal/breaker"
 	"ppportal/internal/portal"
 	"ppportal/ppapi/simulator"
 )
@@ -126,7 +127,10 @@ func settingsOf(cfg Config) (portal.Settings, error) {
 		if err != nil {
 			return s, errors.New("PORTAL_REDIS_URL: not a valid Redis URL")
 		}
+		// Fail fast when Redis is down (SECURITY.md G10: a 503 within a
+		// second), rather than go-redis's default retries of about 1.8 s.
 		opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout = time.Second, time.Second, time.Second
+		opt.MaxRetries, opt.DialerRetries = -1, 1
 		s.Redis = redis.NewClient(opt)
 	}
 	return s, nil
@@ -143,6 +147,7 @@ func randomKey(n int) string {
 func servePortal(ctx context.Context, cfg Config, s portal.Settings, ln net.Listener, log *slog.Logger) error {
 	log.Info("starting", "config", cfg.dump())
 	s.Log = log
+	s.Breaker = &breaker.Options{} // 5 consecutive failures open it for 30 s
 	startCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	p, err := portal.Build(startCtx, s)
 	cancel()

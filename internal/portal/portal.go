@@ -18,6 +18,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"ppportal/internal/apicache"
+	"ppportal/internal/breaker"
 	"ppportal/internal/metrics"
 	"ppportal/ppapi"
 	"ppportal/ppapi/simulator"
@@ -45,6 +46,14 @@ type Settings struct {
 	APIOptions                   []ppapi.Option
 	Metrics                      *metrics.Metrics // nil: a new registry
 	CacheTTL                     time.Duration    // per-user read cache; 0: 5 s
+	// Breaker guards every upstream host (the API endpoints and the
+	// identity provider) with a circuit breaker; nil: none. The command
+	// sets it (zero Options: 5 failures, 30 s cool-down); tests that
+	// inject runs of failures on purpose leave it nil.
+	Breaker *breaker.Options
+	// Now is the clock of sign-in and the token broker (token expiry);
+	// nil: time.Now. Tests move it forward to expire users' tokens.
+	Now func() time.Time
 }
 
 // Portal is the assembled portal.
@@ -55,6 +64,9 @@ type Portal struct {
 	Sessions *session.Manager
 	Broker   *session.Broker
 	Client   *ppapi.Client
+	// Breaker is the circuit breaker around the upstream transport; nil
+	// when Settings.Breaker is nil.
+	Breaker *breaker.Transport
 }
 
 // Build wires the parts. It performs the identity provider's discovery once.
@@ -71,9 +83,22 @@ func Build(ctx context.Context, s Settings) (*Portal, error) {
 	if hc == nil {
 		hc = UpstreamClient()
 	}
+	// Readiness probes go around the breaker: their answers say nothing
+	// about the operations, and must not close it.
+	probe := hc
 	log := s.Log
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
+	}
+	var bt *breaker.Transport
+	if s.Breaker != nil {
+		bo := *s.Breaker
+		if bo.OnStateChange == nil {
+			bo.OnStateChange = func(host, from, to string) {
+				log.Warn("upstream circuit breaker", "host", host, "from", from, "to", to)
+			}
+		}
+		hc, bt = breaker.Wrap(hc, bo)
 	}
 	secure := base.Scheme == "https"
 	m := s.Metrics
@@ -83,7 +108,7 @@ func Build(ctx context.Context, s Settings) (*Portal, error) {
 	auth, err := session.NewAuthenticator(ctx, session.Config{
 		Authority: s.Authority, TenantID: s.TenantID, ClientID: s.ClientID, ClientSecret: s.ClientSecret,
 		RedirectURL: base.JoinPath("/auth/callback").String(), AppScope: s.AppScope,
-		Secure: secure, CookieKeyPairs: s.SessionKeyPairs, HTTPClient: hc,
+		Secure: secure, CookieKeyPairs: s.SessionKeyPairs, HTTPClient: hc, Now: s.Now,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("portal: identity provider: %w", err)
@@ -136,12 +161,12 @@ func Build(ctx context.Context, s Settings) (*Portal, error) {
 	h, err := handlers.New(handlers.Deps{
 		API: api, Sessions: mgr, SignIn: auth, Tokens: broker, Assets: assets, Metrics: m, Log: log,
 		BaseURL: base, Authority: authority, Demo: s.Demo,
-		Ready: readiness(hc, s, mgr),
+		Ready: readiness(probe, s, mgr),
 	})
 	if err != nil {
 		return nil, err
 	}
-	return &Portal{Handler: h.Router(), Metrics: m, API: api, Sessions: mgr, Broker: broker, Client: client}, nil
+	return &Portal{Handler: h.Router(), Metrics: m, API: api, Sessions: mgr, Broker: broker, Client: client, Breaker: bt}, nil
 }
 
 // UpstreamClient is the one HTTP client for the identity provider and the

@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
 	"strings"
@@ -20,6 +19,7 @@ import (
 
 	"github.com/PuerkitoBio/goquery"
 
+	"ppportal/internal/demoauth"
 	"ppportal/internal/portal"
 	"ppportal/ppapi/simulator"
 )
@@ -111,12 +111,7 @@ type Browser struct {
 
 // NewBrowser returns a browser with an empty cookie jar.
 func (e *Env) NewBrowser(t testing.TB) *Browser {
-	jar, _ := cookiejar.New(nil)
-	return &Browser{t: t, env: e, Client: &http.Client{
-		Jar:           jar,
-		Timeout:       20 * time.Second,
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}}
+	return &Browser{t: t, env: e, Client: demoauth.NewClient(20 * time.Second)}
 }
 
 // Response is a read response.
@@ -217,32 +212,10 @@ func (b *Browser) SignIn(path, upn string) *Response {
 // follows the redirects back into the portal.
 func (b *Browser) Pick(picker *Response, upn string) *Response {
 	b.t.Helper()
-	doc := picker.Doc()
-	form := doc.Find("form").First()
-	action, _ := form.Attr("action")
-	vals := url.Values{}
-	form.Find("input[type=hidden]").Each(func(_ int, s *goquery.Selection) {
-		n, _ := s.Attr("name")
-		v, _ := s.Attr("value")
-		vals.Set(n, v)
-	})
-	found := false
-	form.Find("button[name=user]").Each(func(_ int, s *goquery.Selection) {
-		if strings.TrimSpace(s.Find(".upn").Text()) == upn {
-			v, _ := s.Attr("value")
-			vals.Set("user", v)
-			found = true
-		}
-	})
-	if !found {
-		b.t.Fatalf("Pick: no account %q on the picker page", upn)
-	}
-	to, err := picker.Request.URL.Parse(action)
+	req, err := demoauth.PickRequest(picker.Request.URL, strings.NewReader(picker.Body), upn)
 	if err != nil {
-		b.t.Fatalf("Pick: bad form action %q", action)
+		b.t.Fatalf("Pick: %v", err)
 	}
-	req, _ := http.NewRequest(http.MethodPost, to.String(), strings.NewReader(vals.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	return b.Follow(b.Do(req))
 }
 

@@ -84,6 +84,7 @@ func (s *server) start() error {
 	if s.cmd != nil {
 		return nil
 	}
+	// #nosec G204 -- test helper: s.bin is redis-server from PATH or /usr/bin, and every argument is a constant or a temp path this package made
 	cmd := exec.Command(s.bin,
 		"--port", "0",
 		"--unixsocket", s.sock,

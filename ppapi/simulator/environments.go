@@ -77,9 +77,9 @@ func (s *Simulator) envView(e *envRec, bits int) ppapi.Environment {
 			suffix = "crm"
 		}
 		p.LinkedEnvironmentMetadata = &ppapi.LinkedEnvironmentMetadata{
-			ResourceID:                s.g.guid("dv", uint64(e.idx)),
+			ResourceID:                s.g.guid("dv", uint64(max(e.idx, 0))),
 			FriendlyName:              e.name,
-			UniqueName:                "unq" + strings.ReplaceAll(s.g.guid("dvu", uint64(e.idx)), "-", ""),
+			UniqueName:                "unq" + strings.ReplaceAll(s.g.guid("dvu", uint64(max(e.idx, 0))), "-", ""),
 			DomainName:                e.domain,
 			Version:                   e.dvVersion,
 			InstanceURL:               "https://" + e.domain + "." + suffix + ".dynamics.com/",

@@ -71,7 +71,7 @@ var terminalRunStatuses = []ppapi.FlowRunStatus{
 // are Running and Waiting, then every terminal status once, then mostly
 // Succeeded.
 func (s *Simulator) flowRun(e *envRec, wf *wfRec, k int) ppapi.FlowRun {
-	r := s.g.rng("run|"+wf.id, uint64(k))
+	r := s.g.rng("run|"+wf.id, uint64(max(k, 0)))
 	start := s.epoch.Add(-time.Duration(k)*wf.every - time.Duration(r.IntN(600))*time.Second)
 	var status ppapi.FlowRunStatus
 	switch {
@@ -93,12 +93,12 @@ func (s *Simulator) flowRun(e *envRec, wf *wfRec, k int) ppapi.FlowRun {
 			status = ppapi.FlowRunSkipped
 		}
 	}
-	name := runName(s.g.u64("runname|"+wf.id, uint64(k), 0))
+	name := runName(s.g.u64("runname|"+wf.id, uint64(max(k, 0)), 0))
 	trig := &ppapi.FlowRunTrigger{Name: wf.trigger, StartTime: timePtr(start), Status: "Succeeded"}
 	p := ppapi.FlowRunProperties{
 		StartTime:   timePtr(start),
 		Status:      status,
-		Correlation: &ppapi.FlowRunCorrelation{ClientTrackingID: runName(s.g.u64("runtrack|"+wf.id, uint64(k), 0))},
+		Correlation: &ppapi.FlowRunCorrelation{ClientTrackingID: runName(s.g.u64("runtrack|"+wf.id, uint64(max(k, 0)), 0))},
 		Trigger:     trig,
 	}
 	switch status {

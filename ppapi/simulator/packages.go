@@ -44,7 +44,7 @@ func (s *Simulator) pkgStateIn(e *envRec, p *pkgRec) pkgState {
 		}
 		return pkgState{state: ppapi.PackageNotInstalled}
 	}
-	if s.g.u64("pkgstate|"+e.key, uint64(p.idx), 0)%10 < 4 {
+	if s.g.u64("pkgstate|"+e.key, uint64(max(p.idx, 0)), 0)%10 < 4 {
 		return pkgState{state: ppapi.PackageInstalled}
 	}
 	return pkgState{state: ppapi.PackageNotInstalled}

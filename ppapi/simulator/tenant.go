@@ -194,7 +194,7 @@ type tenant struct {
 }
 
 func buildTenant(seed int64, tenantID string, n int, epoch time.Time) *tenant {
-	g := gen{seed: uint64(seed)}
+	g := gen{seed: uint64(seed)} // #nosec G115 -- the seed's bits are reinterpreted on purpose: every int64, negative too, is a valid, distinct seed
 	if !isGUID(tenantID) {
 		tenantID = g.guid("tenant", 0)
 	}
@@ -226,7 +226,7 @@ func buildTenant(seed int64, tenantID string, n int, epoch time.Time) *tenant {
 
 func (t *tenant) buildEnv(i int) *envRec {
 	g := t.g
-	r := g.rng("env", uint64(i))
+	r := g.rng("env", uint64(max(i, 0)))
 	e := &envRec{idx: i, creator: r.IntN(len(t.users)), mgmtState: "Ready", runtimeState: "Enabled", keyManagedBy: "Microsoft", cadence: "Frequent"}
 	var regionIdx int
 	if i < len(seedEnvs) {
@@ -262,7 +262,7 @@ func (t *tenant) buildEnv(i int) *envRec {
 			e.creationType = "Developer"
 		}
 		if e.dataverse {
-			e.domain = "org" + g.guid("env", uint64(i))[:8]
+			e.domain = "org" + g.guid("env", uint64(max(i, 0)))[:8]
 		}
 		if r.IntN(5) == 0 {
 			e.addons = []ppapi.AddonInfo{{AddonType: "AppPass", Allocated: float64(1 + r.IntN(10)), AddonUnit: "Unit"}}
@@ -276,7 +276,7 @@ func (t *tenant) buildEnv(i int) *envRec {
 		e.creator = -1
 		e.description = nil
 	} else {
-		e.id = g.guid("env", uint64(i))
+		e.id = g.guid("env", uint64(max(i, 0)))
 	}
 	e.key = strings.ToLower(e.id)
 	e.created = t.epoch.Add(-time.Duration(30+r.IntN(900))*24*time.Hour - time.Duration(r.IntN(86400))*time.Second)
@@ -360,7 +360,7 @@ func (t *tenant) workflows(e *envRec) []wfRec {
 	if !e.dataverse {
 		return nil
 	}
-	r := t.g.rng("wfs", uint64(e.idx))
+	r := t.g.rng("wfs", uint64(max(e.idx, 0)))
 	n := 2 + r.IntN(2)
 	triggers := []string{"manual", "Recurrence", "When_a_row_is_added,_modified_or_deleted", "When_a_new_email_arrives_(V3)"}
 	out := make([]wfRec, 0, n)

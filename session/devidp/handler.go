@@ -137,7 +137,7 @@ func (s *server) logout(w http.ResponseWriter, r *http.Request) {
 			u.RawQuery = v.Encode()
 		}
 		setPageHeaders(w, "")
-		http.Redirect(w, r, u.String(), http.StatusFound)
+		http.Redirect(w, r, u.String(), http.StatusFound) // #nosec G710 -- target passed postLogoutAllowed: an exact registered post-logout URI, or on the origin of a registered redirect URI
 		return
 	}
 	s.renderPage(w, http.StatusOK, "", signedOutTmpl, nil)

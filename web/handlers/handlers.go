@@ -48,7 +48,9 @@ type BillingAPI interface {
 	DeleteBillingPolicy(ctx context.Context, id string) error
 }
 
-// API is the whole upstream, as *ppapi.Client provides it.
+// API is the whole upstream, as *ppapi.Client provides it. Slices it
+// returns may be shared with other requests (the per-user read cache):
+// handlers and views treat them as read-only.
 type API interface {
 	EnvironmentAPI
 	PackageAPI
