@@ -5,9 +5,8 @@ import (
 	"github.com/labstack/echo/v4"
 )
 
-// pageOrPart is h.page with a status and a lazily built page: the layout's
-// Meta takes the session's one-time notice, so an htmx poll must not build
-// it, or the poll would eat a notice meant for the next full page.
+// pageOrPart is h.page with a status and a lazily built page, so an htmx
+// poll does not build the page's view model at all.
 func (h *Handlers) pageOrPart(c echo.Context, status int, part templ.Component, full func() templ.Component) error {
 	c.Response().Header().Add("Vary", hxRequest)
 	if part != nil && isPartial(c.Request()) {

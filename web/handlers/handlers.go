@@ -177,7 +177,7 @@ func (h *Handlers) meta(c echo.Context, title, section string, crumbs ...layout.
 		u := s.User()
 		m.User = &layout.User{Name: u.Name, UPN: u.UPN, TenantID: u.TenantID}
 		m.CSRFToken = s.CSRFToken()
-		m.Flash = s.TakeFlash()
+		m.Flash = s.TakeFlash
 	}
 	return m
 }

@@ -140,3 +140,24 @@ func TestEnvironmentPageHostsTheFlowRunsForm(t *testing.T) {
 		t.Error("an environment without Dataverse offers the flow-runs form")
 	}
 }
+
+// TestFragmentsDoNotEatTheNotice: the one-time notice after a redirect is
+// shown by the next full page, even when an htmx fragment of the same URL
+// is requested first (a poll racing the page load).
+func TestFragmentsDoNotEatTheNotice(t *testing.T) {
+	env := portaltest.Start(t, portaltest.Options{})
+	b := env.NewBrowser(t)
+	b.SignIn("/environments", "admin@contoso.example")
+	e := envByName(t, env, "Innovation Lab")
+	r := b.Post("/environments/"+e.Name+"/delete", url.Values{"csrf": {b.CSRF()}, "confirm": {"Innovation Lab"}})
+	loc := r.Header.Get("Location")
+	if r.StatusCode != http.StatusSeeOther || loc == "" {
+		t.Fatalf("delete environment: %s", r)
+	}
+	if f := b.Get(loc, "HX-Request", "true"); f.StatusCode != http.StatusOK || strings.Contains(f.Body, `data-testid="flash"`) {
+		t.Fatalf("fragment of %s: %d, flash in fragment: %v", loc, f.StatusCode, strings.Contains(f.Body, `data-testid="flash"`))
+	}
+	if n := b.Get(loc).Doc().Find("[data-testid=flash]").Length(); n != 1 {
+		t.Errorf("the full page after the fragment shows %d notices, want 1", n)
+	}
+}

@@ -26,8 +26,11 @@ type Meta struct {
 	Nonce string
 	// Demo marks every page with the demo-tenant banner.
 	Demo bool
-	// Flash is a one-time notice carried across a redirect.
-	Flash string
+	// Flash returns the one-time notice carried across a redirect, and
+	// clears it. The layout calls it only while rendering a full page, so an
+	// htmx fragment (a poll) built with the same Meta never eats a notice
+	// meant for the page. Nil means none.
+	Flash func() string
 	// Assets are the content-hashed asset URLs.
 	Assets Assets
 	// RequestID is shown in the footer so admins can quote it.
@@ -50,6 +53,14 @@ type User struct {
 // Assets are the URLs of the stylesheet, scripts and icon.
 type Assets struct {
 	CSS, HTMX, JS, Icon string
+}
+
+// flash returns the one-time notice, or "".
+func (m Meta) flash() string {
+	if m.Flash == nil {
+		return ""
+	}
+	return m.Flash()
 }
 
 // FullTitle is the document title.
