@@ -63,6 +63,16 @@ type TokenCache interface {
 	DeletePrefix(ctx context.Context, prefix string) error
 }
 
+// TokenCacheLocker is an optional extension of a shared TokenCache: a lock
+// per cache key across processes. When the cache has it, the broker takes
+// the lock around an exchange and looks in the cache again once it holds
+// it, so replicas that miss at the same time make one exchange between
+// them (singleflight only joins callers within one process).
+type TokenCacheLocker interface {
+	// Lock waits until it holds key's lock or ctx ends; unlock releases it.
+	Lock(ctx context.Context, key string) (unlock func(), err error)
+}
+
 // BrokerOptions configures a Broker. The zero value is usable.
 type BrokerOptions struct {
 	// HTTPClient reaches the token endpoint for on-behalf-of exchanges; by
@@ -173,6 +183,15 @@ func (b *Broker) Token(ctx context.Context, scope string) (string, error) {
 		defer cancel()
 		if tok, ok := b.cached(fctx, key); ok {
 			return tok, nil
+		}
+		if l, ok := b.cache.(TokenCacheLocker); ok {
+			// A lock that cannot be taken costs at most one more exchange.
+			if unlock, err := l.Lock(fctx, key); err == nil {
+				defer unlock()
+				if tok, ok := b.cached(fctx, key); ok {
+					return tok, nil
+				}
+			}
 		}
 		tok, expiry, err := b.exchange(fctx, assertion, scope)
 		b.observe("obo", err)

@@ -132,7 +132,20 @@ func Build(ctx context.Context, s Settings) (*Portal, error) {
 		mgr = session.NewManager(ms, so)
 		m.Sessions(ms.Len)
 	}
-	broker := session.NewBroker(auth, session.BrokerOptions{HTTPClient: hc, Observe: m.ObserveToken})
+	bo := session.BrokerOptions{HTTPClient: hc, Observe: m.ObserveToken}
+	if s.Redis != nil {
+		// One token cache for every replica: a user's on-behalf-of tokens
+		// are exchanged once, not once per replica (SECURITY.md G9). Its
+		// clock is the broker's, which turns expiry times into Redis TTLs.
+		co := so
+		co.Now = s.Now
+		tc, err := session.NewRedisTokenCache(s.Redis, co)
+		if err != nil {
+			return nil, err
+		}
+		bo.Cache = tc
+	}
+	broker := session.NewBroker(auth, bo)
 	scopes := map[ppapi.Endpoint]string{ppapi.EndpointUnified: s.PPAPIScope, ppapi.EndpointBAP: s.BAPScope}
 	var allowed []string
 	if u, err := url.Parse(s.BAPURL); err == nil && !isLoopback(u.Hostname()) {

@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"errors"
 	"strings"
 
 	"github.com/labstack/echo/v4"
@@ -37,6 +38,7 @@ func onceToken(c echo.Context) (string, error) {
 // progress page. The once-token makes a double-posted form start one
 // install: the repeat is sent to the operation the first one started, or,
 // while the first is still in flight, to the environment's applications.
+// When the answer is lost, the packages are read back (reconcileInstall).
 func (h *Handlers) installApplication(c echo.Context) error {
 	id, err := environmentID(c)
 	if err != nil {
@@ -63,6 +65,10 @@ func (h *Handlers) installApplication(c echo.Context) error {
 	}
 	actx, audit := h.beginAudit(c, "application.install", id+"/"+pkg)
 	acc, err := h.api.InstallApplicationPackage(actx, id, pkg)
+	if errors.Is(err, ppapi.ErrOutcomeUnknown) {
+		// Never resent: read the packages back and show what they say.
+		return h.reconcileInstall(c, id, pkg, err, audit)
+	}
 	audit(err)
 	if err != nil {
 		return err

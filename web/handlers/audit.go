@@ -68,9 +68,12 @@ func (h *Handlers) beginAudit(c echo.Context, action, target string) (context.Co
 
 // auditResult names an action's outcome for the audit record.
 func auditResult(err error) string {
+	var re *reconciledError
 	switch {
 	case err == nil:
 		return "succeeded"
+	case errors.As(err, &re):
+		return auditReconciled(re.found)
 	case errors.Is(err, ppapi.ErrOutcomeUnknown):
 		return "outcome_unknown"
 	case errors.Is(err, ppapi.ErrNotFound):

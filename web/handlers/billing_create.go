@@ -62,7 +62,8 @@ func (h *Handlers) newBillingPolicy(c echo.Context) error {
 // input comes back with messages next to the fields (422, nothing sent);
 // a refusal by Power Platform comes back with its code and message. A
 // second submit of the same form creates nothing and goes to the policy
-// the first one created.
+// the first one created. When the answer is lost, the policies are read
+// back (reconcileCreate).
 func (h *Handlers) createBillingPolicy(c echo.Context) error {
 	s := sessionOf(c)
 	f, err := readBillingForm(c)
@@ -90,6 +91,10 @@ func (h *Handlers) createBillingPolicy(c echo.Context) error {
 
 	actx, audit := h.beginAudit(c, "billing_policy.create", f.Name)
 	p, err := h.api.CreateBillingPolicy(actx, billingCreateRequest(f))
+	if errors.Is(err, ppapi.ErrOutcomeUnknown) {
+		// Never resent: list the policies and show what they say.
+		return h.reconcileCreate(c, f, err, audit)
+	}
 	audit(err)
 	var pe *ppapi.Error
 	switch {

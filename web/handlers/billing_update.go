@@ -53,7 +53,8 @@ func (h *Handlers) editBillingPolicy(c echo.Context) error {
 // updateBillingPolicy sends the fields that changed (PATCH) and goes to
 // the policy page with a notice. Invalid input comes back with messages
 // next to the fields and nothing sent; a refusal by Power Platform comes
-// back with its code and message.
+// back with its code and message. When the answer is lost, the policy is
+// read back and compared (reconcileUpdate).
 func (h *Handlers) updateBillingPolicy(c echo.Context) error {
 	id, err := billingPolicyID(c)
 	if err != nil {
@@ -84,6 +85,10 @@ func (h *Handlers) updateBillingPolicy(c echo.Context) error {
 	}
 	actx, audit := h.beginAudit(c, "billing_policy.update", id)
 	p, err := h.api.UpdateBillingPolicy(actx, id, req)
+	if errors.Is(err, ppapi.ErrOutcomeUnknown) {
+		// Never resent: read the policy back and compare.
+		return h.reconcileUpdate(c, id, f, req, err, audit)
+	}
 	audit(err)
 	var pe *ppapi.Error
 	switch {

@@ -75,6 +75,9 @@ func (h *Handlers) startBulkInstall(c echo.Context) error {
 		})
 	}
 	g.Wait()
+	// Starts whose answer was lost are never resent: the environments'
+	// packages are read back instead.
+	h.reconcileBulk(c.Request().Context(), pkg, rows)
 	audit(bulkOutcome(rows))
 	to := pages.BulkURL(pkg, rows)
 	s.Remember(bulkList, tok+"="+to, 10) // kept only when short enough
@@ -103,20 +106,39 @@ func bulkStartFailure(err error) string {
 
 // bulkOutcome is the bulk action's result for the audit record: nil when
 // every install started; otherwise an error saying how many did not, which
-// carries ErrOutcomeUnknown when any start's outcome is unknown.
+// carries ErrOutcomeUnknown when any start's outcome is unknown. When
+// every lost start was reconciled by a read, it says what the reads found
+// (applied, not applied, or partly applied across the environments).
 func bulkOutcome(rows []pages.BulkRow) error {
-	failed, unknown := 0, false
+	failed, unknown, started, notStarted := 0, false, 0, 0
 	for _, r := range rows {
-		if r.StartFailure != "" {
+		switch r.StartFailure {
+		case "":
+		case pages.BulkReconciledStarted:
+			started++
+		case pages.BulkReconciledNotStarted:
+			notStarted++
+			failed++
+		default:
 			failed++
 			unknown = unknown || r.StartFailure == "unknown"
 		}
 	}
 	switch {
-	case failed == 0:
-		return nil
 	case unknown:
 		return fmt.Errorf("%d of %d installs did not start: %w", failed, len(rows), ppapi.ErrOutcomeUnknown)
+	case started+notStarted > 0:
+		found := pages.ReconcilePartlyApplied
+		switch {
+		case notStarted == 0:
+			found = pages.ReconcileApplied
+		case started == 0:
+			found = pages.ReconcileNotApplied
+		}
+		cause := fmt.Errorf("%d of %d installs did not start, %d started with the answer lost: %w", failed, len(rows), started, ppapi.ErrOutcomeUnknown)
+		return &reconciledError{err: cause, found: found}
+	case failed == 0:
+		return nil
 	}
 	return fmt.Errorf("%d of %d installs did not start", failed, len(rows))
 }

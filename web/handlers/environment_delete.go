@@ -62,7 +62,8 @@ func decideDelete(env *ppapi.Environment, typed string) (deleteAction, pages.Del
 // checked again here, against a fresh read: the form is no authority. 202
 // leads to the deletion page, which polls until the environment is gone;
 // 204 (or 404) says it was already gone; 409 re-renders the form with its
-// own message. Nothing is retried.
+// own message. Nothing is retried: when the answer is lost, the
+// environment is read back instead (reconcileDelete).
 func (h *Handlers) deleteEnvironment(c echo.Context) error {
 	id, err := environmentID(c)
 	if err != nil {
@@ -87,6 +88,10 @@ func (h *Handlers) deleteEnvironment(c echo.Context) error {
 	}
 	actx, audit := h.beginAudit(c, "environment.delete", id)
 	acc, err := h.api.DeleteEnvironment(actx, id)
+	if errors.Is(err, ppapi.ErrOutcomeUnknown) {
+		// Never resent: read the environment back and show what it says.
+		return h.reconcileDelete(c, vm, err, audit)
+	}
 	audit(err)
 	switch {
 	case errors.Is(err, ppapi.ErrConflict):

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -185,12 +186,24 @@ func (h *Handlers) errorVM(err error) pages.ErrorVM {
 
 // toSignIn sends the user through sign-in and back to the page they were
 // on: a redirect for a page, HX-Redirect with the page taken from
-// HX-Current-URL for htmx.
+// HX-Current-URL for htmx. A plain form POST returns to the page the form
+// was on, taken from Referer when it is of this origin (its host equals
+// the request's Host); the form itself is not resubmitted.
 func (h *Handlers) toSignIn(c echo.Context, claims string) {
 	r := c.Request()
 	ret := r.URL.RequestURI()
-	if isHTMX(r) || r.Method != http.MethodGet {
+	switch {
+	case isHTMX(r):
 		ret = currentPage(r)
+	case r.Method != http.MethodGet:
+		ret = ""
+		if u, err := url.Parse(r.Referer()); err == nil && (u.Scheme == "http" || u.Scheme == "https") &&
+			u.Host != "" && strings.EqualFold(u.Host, r.Host) && u.User == nil {
+			ret = u.EscapedPath()
+			if u.RawQuery != "" {
+				ret += "?" + u.RawQuery
+			}
+		}
 	}
 	if safe, ok := session.SafeReturn(ret); ok {
 		ret = safe

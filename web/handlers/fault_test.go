@@ -105,18 +105,25 @@ type want struct {
 	// upstream is how many requests of the operation the simulator may
 	// see: exactly this many for mutations, at most for reads.
 	upstream int
+	// flash, when set, is what the page a redirect leads to must say.
+	flash string
 }
 
 // expect maps a scenario to DESIGN.md's "Errors a user sees" for an
 // operation: reads are retried (at most 3 attempts), mutations are sent at
-// most once; a mutation whose answer was lost says "Outcome unknown".
+// most once; a mutation whose answer was lost is reconciled by a read and
+// the page says what the read found (issue 8 point 1).
 func expect(sc faultScenario, op faultOp) want {
 	read := !op.mutation
 	attempts := 1
 	if read {
 		attempts = ppapi.DefaultMaxAttempts
 	}
-	unknown := want{status: http.StatusBadGateway, phrase: "Outcome unknown", upstream: 1}
+	unknown := op.notApplied
+	if sc.processed {
+		unknown = op.applied
+	}
+	unknown.upstream = 1
 	noAnswer := want{status: http.StatusBadGateway, phrase: "did not answer", upstream: attempts}
 	switch sc.name {
 	case "429 Retry-After seconds", "429 Retry-After date":
@@ -147,7 +154,8 @@ func expect(sc faultScenario, op faultOp) want {
 		if read {
 			return want{status: http.StatusGatewayTimeout, phrase: "did not answer in time", upstream: 1}
 		}
-		// The deadline ended a request that was sent: it may have acted.
+		// The deadline ended a request that was sent: it may have acted;
+		// the read back has a budget of its own.
 		return unknown
 	case "slow body":
 		if read {
@@ -193,6 +201,9 @@ type faultOp struct {
 	other string
 	// success is what the Location of a successful submit contains.
 	success string
+	// applied and notApplied are the pages of a mutation whose answer was
+	// lost, once a read back found it took effect or not.
+	applied, notApplied want
 	// prepare reads the form as the user would (before any fault) and
 	// returns the request to send and a check of the state afterwards.
 	prepare func(t *testing.T, g *faultGroup) (method, path string, form url.Values, after func(t *testing.T, changed bool))
@@ -208,10 +219,18 @@ func (o faultOp) redirect() int {
 func faultOps() []faultOp {
 	return []faultOp{
 		{name: "list environments", op: "listEnvironments", other: "/billing/policies", prepare: prepareList},
-		{name: "delete environment", op: "deleteEnvironment", mutation: true, other: "/billing/policies", success: "/deletion", prepare: prepareDelete},
-		{name: "install package", op: "installApplicationPackage", mutation: true, other: "/billing/policies", success: "/operations/", prepare: prepareInstall},
-		{name: "create billing policy", op: "createBillingPolicy", mutation: true, other: "/environments", success: "/billing/policies/", prepare: prepareCreate},
-		{name: "update billing policy", op: "updateBillingPolicy", mutation: true, other: "/environments", success: "/billing/policies/", prepare: prepareUpdate},
+		{name: "delete environment", op: "deleteEnvironment", mutation: true, other: "/billing/policies", success: "/deletion", prepare: prepareDelete,
+			applied:    want{status: http.StatusSeeOther, phrase: "/deletion", flash: "the delete went through"},
+			notApplied: want{status: http.StatusBadGateway, phrase: "the delete did not take effect"}},
+		{name: "install package", op: "installApplicationPackage", mutation: true, other: "/billing/policies", success: "/operations/", prepare: prepareInstall,
+			applied:    want{status: http.StatusAccepted, phrase: "The install was started"},
+			notApplied: want{status: http.StatusBadGateway, phrase: "The install was not started"}},
+		{name: "create billing policy", op: "createBillingPolicy", mutation: true, other: "/environments", success: "/billing/policies/", prepare: prepareCreate,
+			applied:    want{status: http.StatusSeeOther, phrase: "/billing/policies/", flash: "but the policy was created"},
+			notApplied: want{status: http.StatusBadGateway, phrase: "it was not created; submit again"}},
+		{name: "update billing policy", op: "updateBillingPolicy", mutation: true, other: "/environments", success: "/billing/policies/", prepare: prepareUpdate,
+			applied:    want{status: http.StatusSeeOther, phrase: "/billing/policies/", flash: "confirmed by reading it back"},
+			notApplied: want{status: http.StatusBadGateway, phrase: "the update was not applied"}},
 	}
 }
 
@@ -726,6 +745,11 @@ func runFaultCase(t *testing.T, g *faultGroup, sc faultScenario, op faultOp) {
 		if !strings.Contains(loc, w.phrase) {
 			t.Errorf("%s %s redirects to %q, want it to contain %q", method, path, loc, w.phrase)
 		}
+		if w.flash != "" {
+			if r := g.victim.Get(loc); !strings.Contains(r.Doc().Find("[data-testid=flash]").Text(), w.flash) {
+				t.Errorf("GET %s after %s %s: flash %q, want it to contain %q", loc, method, path, r.Doc().Find("[data-testid=flash]").Text(), w.flash)
+			}
+		}
 	} else if !strings.Contains(body, w.phrase) {
 		t.Errorf("%s %s page says %q, want it to contain %q", method, path, pageHeading(body), w.phrase)
 	}
@@ -805,4 +829,53 @@ func TestFaultInjection(t *testing.T) {
 	}
 	// No goroutine outlives the suite once its servers are closed.
 	goleak.VerifyNone(t, leaks)
+}
+
+// TestSignInAgainReturnsToTheFormPage: a plain form POST that needs sign-in
+// again (the token endpoint says invalid_grant or interaction_required)
+// returns, after sign-in, to the page the form was on, taken from Referer
+// only when it is of the portal's own origin.
+func TestSignInAgainReturnsToTheFormPage(t *testing.T) {
+	env := portaltest.Start(t, portaltest.Options{})
+	b := env.NewBrowser(t)
+	if r := b.SignIn("/environments", faultVictim); r.StatusCode != http.StatusOK {
+		t.Fatalf("sign-in: %s", r)
+	}
+	tenant := env.Demo.IDP.TenantID()
+	var user session.User
+	for _, u := range devidp.DefaultUsers(tenant) {
+		if u.UPN == faultVictim {
+			user = session.User{OID: u.OID, TenantID: tenant, UPN: u.UPN}
+		}
+	}
+	tests := []struct {
+		name, referer string
+		idp           devidp.Fault
+		want          string
+	}{
+		{"same origin", env.URL + "/billing/policies/new?from=list", devidp.Fault{Status: http.StatusBadRequest, Error: "invalid_grant"}, "/signin?return=%2Fbilling%2Fpolicies%2Fnew%3Ffrom%3Dlist"},
+		{"claims challenge", env.URL + "/billing/policies/new", devidp.Fault{Error: "interaction_required"}, "/signin?claims="},
+		{"other origin", "https://evil.example/billing/policies/new", devidp.Fault{Status: http.StatusBadRequest, Error: "invalid_grant"}, "/signin?return=%2Fenvironments"},
+		{"same host, other scheme-less form", "//" + strings.TrimPrefix(env.URL, "http://") + "/billing", devidp.Fault{Status: http.StatusBadRequest, Error: "invalid_grant"}, "/signin?return=%2Fenvironments"},
+		{"unsafe path", env.URL + "//evil.example/x", devidp.Fault{Status: http.StatusBadRequest, Error: "invalid_grant"}, "/signin?return=%2Fenvironments"},
+		{"none", "", devidp.Fault{Status: http.StatusBadRequest, Error: "invalid_grant"}, "/signin?return=%2Fenvironments"},
+	}
+	for _, tt := range tests {
+		form := newForm(t, b) // a fresh one-time token: a refused post spends it
+		env.Portal.Broker.Forget(user)
+		env.Demo.IDP.SetFault("obo", tt.idp)
+		var headers []string
+		if tt.referer != "" {
+			headers = []string{"Referer", tt.referer}
+		}
+		r := b.Post("/billing/policies", form, headers...)
+		env.Demo.IDP.SetFault("obo", devidp.Fault{})
+		loc := r.Header.Get("Location")
+		if r.StatusCode != http.StatusSeeOther || !strings.HasPrefix(loc, tt.want) {
+			t.Errorf("%s: POST /billing/policies with Referer %q = %d Location %q, want 303 to %s…", tt.name, tt.referer, r.StatusCode, loc, tt.want)
+		}
+		if tt.name == "claims challenge" && !strings.Contains(loc, "return=%2Fbilling%2Fpolicies%2Fnew") {
+			t.Errorf("%s: Location %q, want return=/billing/policies/new", tt.name, loc)
+		}
+	}
 }

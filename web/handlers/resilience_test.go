@@ -366,6 +366,12 @@ func TestThreeReplicasWithoutStickiness(t *testing.T) {
 	if n := env.Demo.IDP.Count("token:refresh_token") - refreshes; n != 1 {
 		t.Errorf("refreshes for 20 concurrent requests on 3 replicas = %d, want 1", n)
 	}
+	// The replicas share the token cache in Redis and lock around an
+	// exchange: one on-behalf-of exchange for the one audience the list
+	// needs, not one per replica (SECURITY.md G9).
+	if n := env.Demo.IDP.Count("token:obo") - obos; n != 1 {
+		t.Errorf("OBO exchanges for 20 concurrent requests on 3 replicas = %d, want 1", n)
+	}
 	t.Logf("expired token, 20 requests over 3 replicas: %d refresh, %d OBO exchanges",
 		env.Demo.IDP.Count("token:refresh_token")-refreshes, env.Demo.IDP.Count("token:obo")-obos)
 

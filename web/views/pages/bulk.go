@@ -28,6 +28,10 @@ var BulkStartFailures = map[string]string{
 	"forbidden":   "Not started: your account may not install packages in this environment.",
 	"unavailable": "Not started: Power Platform did not answer.",
 	"unknown":     "Unknown: the connection broke after the request was sent; open the environment's applications to see whether it started.",
+	// Reconciled by reading the environment's packages after the answer was
+	// lost (reconcile.go).
+	BulkReconciledStarted:    "Started: the connection broke before Power Platform answered, but the environment's packages show this install under way or done. Follow it on the environment's applications page.",
+	BulkReconciledNotStarted: "Not started: the connection broke before Power Platform answered, and the environment's packages do not show this install. It was not sent again; start it again for this environment.",
 }
 
 // BulkRow is one environment of a bulk install: either an operation to
@@ -52,6 +56,8 @@ func (r BulkRow) Terminal() bool {
 // Outcome is the row's one-word result for the summary.
 func (r BulkRow) Outcome() string {
 	switch {
+	case r.StartFailure == BulkReconciledStarted:
+		return "Started"
 	case r.OpID == "":
 		return "NotStarted"
 	case r.ReadError == "gone":
