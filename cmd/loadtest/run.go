@@ -521,29 +521,46 @@ func sessionMemory(ctx context.Context, w io.Writer, build func(time.Duration) (
 	}
 	toks, user := src.Tokens(), src.User()
 	r, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+"/auth/callback", nil)
-	var before, after runtime.MemStats
-	runtime.GC()
-	runtime.ReadMemStats(&before)
-	for i := range n {
-		in := &session.SignIn{
-			User: session.User{
-				OID: fmt.Sprintf("%08x-0000-4000-8000-%012x", i, i), TenantID: user.TenantID,
-				UPN: fmt.Sprintf("user%d@contoso.example", i), Name: fmt.Sprintf("Load User %d", i),
-			},
-			Tokens: session.Tokens{
-				AccessToken: strings.Clone(toks.AccessToken), RefreshToken: strings.Clone(toks.RefreshToken),
-				IDToken: strings.Clone(toks.IDToken), Expiry: toks.Expiry,
-			},
-			AuthTime: time.Now(),
+	// The heap is shared with the load phases' leftovers (connections
+	// closing, caches expiring), which can free memory during the
+	// measurement: let it settle first, and measure again, on a fresh
+	// portal, while the difference comes out negative.
+	var delta float64
+	for try := 0; try < 3; try++ {
+		if try > 0 {
+			if p, err = build(-1); err != nil {
+				return err
+			}
 		}
-		if _, err := p.Sessions.Start(discardWriter{}, r, in); err != nil {
-			return fmt.Errorf("starting session %d: %w", i, err)
+		var before, after runtime.MemStats
+		runtime.GC()
+		time.Sleep(200 * time.Millisecond)
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		for i := range n {
+			in := &session.SignIn{
+				User: session.User{
+					OID: fmt.Sprintf("%08x-0000-4000-8000-%012x", i, i), TenantID: user.TenantID,
+					UPN: fmt.Sprintf("user%d@contoso.example", i), Name: fmt.Sprintf("Load User %d", i),
+				},
+				Tokens: session.Tokens{
+					AccessToken: strings.Clone(toks.AccessToken), RefreshToken: strings.Clone(toks.RefreshToken),
+					IDToken: strings.Clone(toks.IDToken), Expiry: toks.Expiry,
+				},
+				AuthTime: time.Now(),
+			}
+			if _, err := p.Sessions.Start(discardWriter{}, r, in); err != nil {
+				return fmt.Errorf("starting session %d: %w", i, err)
+			}
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		runtime.KeepAlive(p)
+		delta = float64(after.HeapAlloc) - float64(before.HeapAlloc)
+		if delta > 0 {
+			break
 		}
 	}
-	runtime.GC()
-	runtime.ReadMemStats(&after)
-	runtime.KeepAlive(p)
-	delta := float64(after.HeapAlloc) - float64(before.HeapAlloc) // may be negative after a GC
 	fmt.Fprintf(w, "memory per signed-in session (%d sessions, in-memory store; tokens: access %d B, refresh %d B, id %d B)\n",
 		n, len(toks.AccessToken), len(toks.RefreshToken), len(toks.IDToken))
 	fmt.Fprintf(w, "  live heap delta %.0f B / %d = %.0f B per session  (target <= 10 KB)\n\n", delta, n, delta/float64(n))
