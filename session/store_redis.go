@@ -129,33 +129,38 @@ func (s *RedisStore) remove(ctx context.Context, id string) error {
 var unlockScript = redis.NewScript(`if redis.call("GET", KEYS[1]) == ARGV[1] then return redis.call("DEL", KEYS[1]) else return 0 end`)
 
 func (s *RedisStore) lock(ctx context.Context, id string) (func(), error) {
-	key := s.key("lock:", id)
-	tokb := make([]byte, 16)
-	crand.Read(tokb)
-	tok := hex.EncodeToString(tokb)
+	return redisLock(ctx, s.rdb, s.key("lock:", id), s.c.o.LockTTL, "session lock")
+}
+
+// redisLock takes key as a lock (SET NX PX with a random value), waiting
+// with jittered backoff (2 ms to 50 ms) until it is free or ctx ends. The
+// returned unlock releases it only while it is still ours
+// (compare-and-delete), even after the caller's context has ended.
+func redisLock(ctx context.Context, rdb redis.UniversalClient, key string, ttl time.Duration, what string) (func(), error) {
+	var tokb [16]byte
+	crand.Read(tokb[:])
+	tok := hex.EncodeToString(tokb[:])
 	wait := 2 * time.Millisecond
 	for {
-		ok, err := s.rdb.SetNX(ctx, key, tok, s.c.o.LockTTL).Result()
+		ok, err := rdb.SetNX(ctx, key, tok, ttl).Result()
 		if err != nil {
 			if ctx.Err() != nil {
-				return nil, fmt.Errorf("session: waiting for session lock: %w", ctx.Err())
+				return nil, fmt.Errorf("session: waiting for %s: %w", what, ctx.Err())
 			}
-			return nil, unavailable("lock", err)
+			return nil, unavailable(what, err)
 		}
 		if ok {
 			return func() {
-				// Release even if the request's context has ended.
 				uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
 				defer cancel()
-				_ = unlockScript.Run(uctx, s.rdb, []string{key}, tok).Err()
+				_ = unlockScript.Run(uctx, rdb, []string{key}, tok).Err()
 			}, nil
 		}
-		// Jittered exponential wait, 2 ms to 50 ms.
 		t := time.NewTimer(wait/2 + rand.N(wait/2+1)) // #nosec G404 -- retry jitter only spreads lock polls; nothing depends on it being unpredictable
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return nil, fmt.Errorf("session: waiting for session lock: %w", ctx.Err())
+			return nil, fmt.Errorf("session: waiting for %s: %w", what, ctx.Err())
 		case <-t.C:
 		}
 		wait = min(wait*2, 50*time.Millisecond)

@@ -8,10 +8,8 @@ import (
 	crand "crypto/rand"
 	"crypto/sha256"
 	"encoding/binary"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"strings"
 	"time"
 
@@ -160,35 +158,7 @@ func (c *RedisTokenCache) DeletePrefix(ctx context.Context, prefix string) error
 // releases it only while it is still ours (compare-and-delete), so a
 // holder whose lock expired cannot release another's.
 func (c *RedisTokenCache) Lock(ctx context.Context, key string) (func(), error) {
-	lk := c.prefix + "lock:" + key
-	var tokb [16]byte
-	crand.Read(tokb[:])
-	tok := hex.EncodeToString(tokb[:])
-	wait := 2 * time.Millisecond
-	for {
-		ok, err := c.rdb.SetNX(ctx, lk, tok, tokenLockTTL).Result()
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil, fmt.Errorf("session: waiting for token lock: %w", ctx.Err())
-			}
-			return nil, unavailable("token lock", err)
-		}
-		if ok {
-			return func() {
-				uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
-				defer cancel()
-				_ = unlockScript.Run(uctx, c.rdb, []string{lk}, tok).Err()
-			}, nil
-		}
-		t := time.NewTimer(wait/2 + rand.N(wait/2+1)) // #nosec G404 -- retry jitter only spreads lock polls; nothing depends on it being unpredictable
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return nil, fmt.Errorf("session: waiting for token lock: %w", ctx.Err())
-		case <-t.C:
-		}
-		wait = min(wait*2, 50*time.Millisecond)
-	}
+	return redisLock(ctx, c.rdb, c.prefix+"lock:"+key, tokenLockTTL, "token lock")
 }
 
 // globEscape escapes Redis glob metacharacters, so a prefix matches only

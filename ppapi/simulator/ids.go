@@ -3,6 +3,7 @@ package simulator
 import (
 	"hash/fnv"
 	"math/rand/v2"
+	"ppportal/ppapi"
 	"strings"
 )
 
@@ -64,41 +65,14 @@ func formatGUID(hi, lo uint64) string {
 	return string(out[:])
 }
 
-// isGUID reports whether s is a GUID in its 8-4-4-4-12 hex form.
-func isGUID(s string) bool {
-	if len(s) != 36 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch i {
-		case 8, 13, 18, 23:
-			if c != '-' {
-				return false
-			}
-		default:
-			if !isHex(c) {
-				return false
-			}
-		}
-	}
-	return true
-}
-
-func isHex(c byte) bool {
-	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
-}
+// isGUID and isEnvironmentID accept exactly what the client accepts, so
+// the simulator and the client cannot drift apart on what an id is.
+var (
+	isGUID          = ppapi.ValidGUID
+	isEnvironmentID = ppapi.ValidEnvironmentID
+)
 
 const defaultPrefix = "Default-"
-
-// isEnvironmentID reports whether s is a GUID or Default-<GUID> (the
-// default environment; the prefix also occurs lower-case, REAL-API.md §8).
-func isEnvironmentID(s string) bool {
-	if len(s) == len(defaultPrefix)+36 && strings.EqualFold(s[:len(defaultPrefix)], defaultPrefix) {
-		return isGUID(s[len(defaultPrefix):])
-	}
-	return isGUID(s)
-}
 
 // isPackageName reports whether s can be a package id or uniqueName: the
 // real service takes a uniqueName (letters, digits, '_', '.', '-'), the
