@@ -55,7 +55,7 @@ func (h *Handlers) Router() *echo.Echo {
 		in.GET("/metrics", echo.WrapHandler(h.metrics.Handler()))
 	}
 
-	// Environments, applications, installs (issue 4).
+	// Environments, applications, installs.
 	in.GET("/environments", h.listEnvironments)
 	in.GET("/environments.csv", h.exportEnvironments)
 	in.GET("/environments/:id", h.showEnvironment)
@@ -69,9 +69,8 @@ func (h *Handlers) Router() *echo.Echo {
 	in.GET("/bulk/installs/new", h.newBulkInstall)
 	in.POST("/bulk/installs", h.startBulkInstall)
 	in.GET("/bulk/installs", h.showBulkInstall)
-	// -- end of environments section
 
-	// Flow runs and billing policies (issue 5).
+	// Flow runs and billing policies.
 	in.GET("/environments/:id/flows", h.openFlowRuns)
 	in.GET("/environments/:id/flows/:workflowId/runs", h.listFlowRuns)
 	in.GET("/billing/policies", h.listBillingPolicies)
@@ -82,7 +81,6 @@ func (h *Handlers) Router() *echo.Echo {
 	in.POST("/billing/policies/:id/edit", h.updateBillingPolicy)
 	in.GET("/billing/policies/:id/delete", h.confirmDeleteBillingPolicy)
 	in.POST("/billing/policies/:id/delete", h.deleteBillingPolicy)
-	// -- end of flows and billing section
 
 	return e
 }
