@@ -21,9 +21,12 @@ const (
 	// so "Previous page" works that many pages back; beyond that only
 	// "First page" does. It bounds the URL's length.
 	flowRunsBackPages = 8
-	// flowRunsMaxCursor bounds one cursor in the query (the client
-	// refuses longer ones too).
-	flowRunsMaxCursor = 4096
+	// flowRunsMaxCursor bounds one cursor in the query, and
+	// flowRunsMaxQuery the whole query with its earlier cursors, so that
+	// every runs URL stays within the 2 KB a return address after sign-in
+	// may have (session.SafeReturn). Real cursors are a few hundred bytes.
+	flowRunsMaxCursor = 1500
+	flowRunsMaxQuery  = 1800
 	// flowRunsMaxPage bounds the page number.
 	flowRunsMaxPage = 1_000_000
 	// flowRecentMax is how many workflows per environment the portal
@@ -71,7 +74,19 @@ func parseFlowRunsQuery(q url.Values) (flowRunsQuery, error) {
 			return out, badInput("an earlier page's cursor is malformed")
 		}
 	}
+	if out.queryLen() > flowRunsMaxQuery {
+		return out, badInput("the address carries more earlier pages than it can have")
+	}
 	return out, nil
+}
+
+// queryLen is the length of the canonical query of q.
+func (q flowRunsQuery) queryLen() int {
+	n := len("status=&page=&cursor=") + len(q.Status) + len(strconv.Itoa(q.Page)) + len(q.Cursor)
+	for _, b := range q.Back {
+		n += len("&back=") + len(b)
+	}
+	return n
 }
 
 // statusToken reports whether s looks like a status name: 1 to 40 ASCII
@@ -136,7 +151,11 @@ func (q flowRunsQuery) next(cursor string) flowRunsQuery {
 	if len(back) > flowRunsBackPages {
 		back = back[len(back)-flowRunsBackPages:]
 	}
-	return flowRunsQuery{Status: q.Status, Cursor: cursor, Page: q.Page + 1, Back: back}
+	n := flowRunsQuery{Status: q.Status, Cursor: cursor, Page: q.Page + 1, Back: back}
+	for len(n.Back) > 0 && n.queryLen() > flowRunsMaxQuery {
+		n.Back = n.Back[1:] // forget the oldest: "First page" still works
+	}
+	return n
 }
 
 // previous is the page before this one, if the URL still knows its
