@@ -27,7 +27,7 @@ func (h *Handlers) exportEnvironments(c echo.Context) error {
 	if err := checkSKUKnown(f.SKU, envs); err != nil {
 		return err
 	}
-	body, err := environmentsCSV(pages.MatchEnvironments(envs, f))
+	body, err := environmentsCSV(h.envIndexes.index(envs, h.now()).Match(f))
 	if err != nil {
 		return err
 	}

@@ -38,7 +38,7 @@ func (h *Handlers) listEnvironments(c echo.Context) error {
 	if err := checkSKUKnown(f.SKU, envs); err != nil {
 		return err
 	}
-	vm := pages.NewEnvironmentsVM(envs, f)
+	vm := h.envIndexes.index(envs, h.now()).VM(f)
 	if vm.Filter != f {
 		// The page was past the end: show the last one under its own URL.
 		if !partial {

@@ -130,6 +130,7 @@ type Handlers struct {
 	demo            bool
 	ready           func(ctx context.Context) error
 	now             func() time.Time
+	envIndexes      envIndexMemo
 }
 
 // New checks d and returns the Handlers.

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -191,18 +192,82 @@ var KnownStates = []string{
 	"Enabled", "Disabled", "Warning", "Ready", "Running", "NotSpecified",
 }
 
+// EnvironmentIndex is what the overview derives from one fetched list,
+// computed once per list and shared by every request that reads the same
+// list (the per-user read cache hands out the same slice for seconds):
+// lower-cased search keys, tenant totals, filter options, and each sort
+// order asked for so far. A request then only walks one precomputed order
+// and keeps the matches: no lower-casing, map building or sorting per
+// request. It is safe for concurrent use; envs must not change.
+type EnvironmentIndex struct {
+	envs                           []ppapi.Environment
+	lname, lid, ldomain            []string
+	totals                         EnvironmentTotals
+	skuOpts, regionOpts, stateOpts []string
+
+	mu     sync.Mutex
+	orders map[string][]int
+}
+
+// NewEnvironmentIndex indexes envs.
+func NewEnvironmentIndex(envs []ppapi.Environment) *EnvironmentIndex {
+	ix := &EnvironmentIndex{
+		envs:  envs,
+		lname: make([]string, len(envs)), lid: make([]string, len(envs)), ldomain: make([]string, len(envs)),
+		totals: environmentTotals(envs),
+		orders: map[string][]int{},
+	}
+	for i := range envs {
+		e := &envs[i]
+		name := e.Properties.DisplayName
+		if name == "" {
+			name = e.Name
+		}
+		ix.lname[i], ix.lid[i] = strings.ToLower(name), strings.ToLower(e.Name)
+		if m := e.Properties.LinkedEnvironmentMetadata; m != nil {
+			ix.ldomain[i] = strings.ToLower(m.DomainName)
+		}
+	}
+	skus, regions, states := map[string]bool{}, map[string]bool{}, map[string]bool{}
+	for _, s := range KnownSKUs {
+		skus[s] = true
+	}
+	for _, s := range KnownStates {
+		states[s] = true
+	}
+	for _, c := range ix.totals.BySKU {
+		skus[c.Label] = true
+	}
+	for _, c := range ix.totals.ByRegion {
+		regions[c.Label] = true
+	}
+	for _, c := range ix.totals.ByState {
+		states[c.Label] = true
+	}
+	ix.skuOpts, ix.regionOpts, ix.stateOpts = sortedKeys(skus), sortedKeys(regions), sortedKeys(states)
+	return ix
+}
+
+// Environments is the indexed list.
+func (ix *EnvironmentIndex) Environments() []ppapi.Environment { return ix.envs }
+
 // MatchEnvironments returns the rows of envs that match f, sorted as f
 // says: the portal's own filter and sort over the already-fetched list.
 func MatchEnvironments(envs []ppapi.Environment, f EnvironmentFilter) []EnvironmentRow {
-	idx := matchIndices(envs, f)
+	return NewEnvironmentIndex(envs).Match(f)
+}
+
+// Match returns the rows that match f, in f's order.
+func (ix *EnvironmentIndex) Match(f EnvironmentFilter) []EnvironmentRow {
+	idx := ix.matchIndices(f)
 	out := make([]EnvironmentRow, len(idx))
 	for k, i := range idx {
-		out[k] = NewEnvironmentRow(&envs[i])
+		out[k] = NewEnvironmentRow(&ix.envs[i])
 	}
 	return out
 }
 
-// sortItem is one matching environment with its precomputed sort keys.
+// sortItem is one environment with its sort keys.
 type sortItem struct {
 	i          int
 	lname, lid string
@@ -210,38 +275,22 @@ type sortItem struct {
 	num        float64
 }
 
-// matchIndices filters envs by f and returns the positions of the
-// matches in f's order. It compares without allocating where it can and
-// builds sort keys only for the matches; rows are built later, only for
-// what is shown.
-func matchIndices(envs []ppapi.Environment, f EnvironmentFilter) []int {
-	q := strings.ToLower(f.Q)
-	col := f.SortKey()
-	items := make([]sortItem, 0, len(envs))
-	for i := range envs {
-		e := &envs[i]
-		p := &e.Properties
-		if f.SKU != "" && !strings.EqualFold(string(p.EnvironmentSKU), f.SKU) {
-			continue
-		}
-		if f.Region != "" && !strings.EqualFold(p.AzureRegion, f.Region) && !strings.EqualFold(e.Location, f.Region) {
-			continue
-		}
-		if f.State != "" && !matchState(p, f.State) {
-			continue
-		}
-		if f.Dataverse != "" && (f.Dataverse == "yes") != p.HasDataverse() {
-			continue
-		}
-		name := p.DisplayName
-		if name == "" {
-			name = e.Name
-		}
-		it := sortItem{i: i, lname: strings.ToLower(name), lid: strings.ToLower(e.Name)}
-		if q != "" && !strings.Contains(it.lname, q) && !strings.Contains(it.lid, q) &&
-			(p.LinkedEnvironmentMetadata == nil || !strings.Contains(strings.ToLower(p.LinkedEnvironmentMetadata.DomainName), q)) {
-			continue
-		}
+// order returns every environment's position in the order of sort column
+// col, computed on first use and kept.
+func (ix *EnvironmentIndex) order(col string, desc bool) []int {
+	k := col
+	if desc {
+		k += " desc"
+	}
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	if o, ok := ix.orders[k]; ok {
+		return o
+	}
+	items := make([]sortItem, len(ix.envs))
+	for i := range ix.envs {
+		p := &ix.envs[i].Properties
+		it := sortItem{i: i, lname: ix.lname[i], lid: ix.lid[i]}
 		switch col {
 		case "sku":
 			it.key = strings.ToLower(string(p.EnvironmentSKU))
@@ -268,19 +317,52 @@ func matchIndices(envs []ppapi.Environment, f EnvironmentFilter) []int {
 				it.num += c.ActualConsumption
 			}
 		}
-		items = append(items, it)
+		items[i] = it
 	}
 	slices.SortFunc(items, func(a, b sortItem) int {
 		c := cmp.Or(cmp.Compare(a.num, b.num), strings.Compare(a.key, b.key),
 			strings.Compare(a.lname, b.lname), strings.Compare(a.lid, b.lid))
-		if f.Desc {
+		if desc {
 			return -c
 		}
 		return c
 	})
-	out := make([]int, len(items))
+	o := make([]int, len(items))
 	for k, it := range items {
-		out[k] = it.i
+		o[k] = it.i
+	}
+	ix.orders[k] = o
+	return o
+}
+
+// matchIndices returns the positions of the environments that match f, in
+// f's order: one walk over a precomputed order.
+func (ix *EnvironmentIndex) matchIndices(f EnvironmentFilter) []int {
+	q := strings.ToLower(f.Q)
+	order := ix.order(f.SortKey(), f.Desc)
+	if q == "" && f.SKU == "" && f.Region == "" && f.State == "" && f.Dataverse == "" {
+		return order
+	}
+	out := make([]int, 0, len(order))
+	for _, i := range order {
+		e := &ix.envs[i]
+		p := &e.Properties
+		if f.SKU != "" && !strings.EqualFold(string(p.EnvironmentSKU), f.SKU) {
+			continue
+		}
+		if f.Region != "" && !strings.EqualFold(p.AzureRegion, f.Region) && !strings.EqualFold(e.Location, f.Region) {
+			continue
+		}
+		if f.State != "" && !matchState(p, f.State) {
+			continue
+		}
+		if f.Dataverse != "" && (f.Dataverse == "yes") != p.HasDataverse() {
+			continue
+		}
+		if q != "" && !strings.Contains(ix.lname[i], q) && !strings.Contains(ix.lid[i], q) && !strings.Contains(ix.ldomain[i], q) {
+			continue
+		}
+		out = append(out, i)
 	}
 	return out
 }
@@ -299,11 +381,16 @@ func matchState(p *ppapi.EnvironmentProperties, s string) bool {
 	return false
 }
 
-// NewEnvironmentsVM builds the overview: tenant totals over envs, and the
-// page of f's matching rows. A page past the end shows the last page.
+// NewEnvironmentsVM builds the overview from envs (indexing them first).
 func NewEnvironmentsVM(envs []ppapi.Environment, f EnvironmentFilter) EnvironmentsVM {
-	idx := matchIndices(envs, f)
-	vm := EnvironmentsVM{Filter: f, Matching: len(idx), Totals: environmentTotals(envs)}
+	return NewEnvironmentIndex(envs).VM(f)
+}
+
+// VM builds the overview: tenant totals, and the page of f's matching
+// rows. A page past the end shows the last page.
+func (ix *EnvironmentIndex) VM(f EnvironmentFilter) EnvironmentsVM {
+	idx := ix.matchIndices(f)
+	vm := EnvironmentsVM{Filter: f, Matching: len(idx), Totals: ix.totals}
 	vm.Pages = max(1, (len(idx)+EnvironmentsPageSize-1)/EnvironmentsPageSize)
 	if vm.Filter.PageNum() > vm.Pages {
 		vm.Filter.Page = vm.Pages
@@ -312,26 +399,9 @@ func NewEnvironmentsVM(envs []ppapi.Environment, f EnvironmentFilter) Environmen
 	end := min(start+EnvironmentsPageSize, len(idx))
 	vm.Rows = make([]EnvironmentRow, 0, end-start)
 	for _, i := range idx[start:end] {
-		vm.Rows = append(vm.Rows, NewEnvironmentRow(&envs[i]))
+		vm.Rows = append(vm.Rows, NewEnvironmentRow(&ix.envs[i]))
 	}
-
-	skus, regions, states := map[string]bool{}, map[string]bool{}, map[string]bool{}
-	for _, s := range KnownSKUs {
-		skus[s] = true
-	}
-	for _, s := range KnownStates {
-		states[s] = true
-	}
-	for _, c := range vm.Totals.BySKU {
-		skus[c.Label] = true
-	}
-	for _, c := range vm.Totals.ByRegion {
-		regions[c.Label] = true
-	}
-	for _, c := range vm.Totals.ByState {
-		states[c.Label] = true
-	}
-	vm.SKUOptions, vm.RegionOptions, vm.StateOptions = sortedKeys(skus), sortedKeys(regions), sortedKeys(states)
+	vm.SKUOptions, vm.RegionOptions, vm.StateOptions = ix.skuOpts, ix.regionOpts, ix.stateOpts
 	return vm
 }
 
