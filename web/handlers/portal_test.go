@@ -35,6 +35,12 @@ func TestSignInLandsOnTheRequestedPage(t *testing.T) {
 	if user := r.Doc().Find("[data-testid=signed-in-user]").Text(); !strings.Contains(user, "admin@contoso.example") {
 		t.Errorf("signed-in user shown as %q", user)
 	}
+	if hdr, _ := r.Doc().Find("body").Attr("hx-headers"); !strings.Contains(hdr, `"X-CSRF-Token":"`) {
+		t.Errorf("<body hx-headers> = %q, want the session's cross-site token for htmx", hdr)
+	}
+	if _, ok := env.NewBrowser(t).Get("/signedout").Doc().Find("body").Attr("hx-headers"); ok {
+		t.Error("an anonymous page carries hx-headers")
+	}
 }
 
 func TestAnonymousRequests(t *testing.T) {
